@@ -1,0 +1,43 @@
+# Every target installs what it needs first, so a fresh clone needs one command.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint demo export bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed node_modules/.installed ## .venv with the exporter and dev tools, plus Azurite (idempotent)
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+lint: install ## ruff and mypy
+	@$(BIN)/ruff check --quiet .
+	@$(BIN)/ruff format --check --quiet .
+	@$(BIN)/mypy
+
+test: lint ## ruff, mypy and the test suite (the CI command)
+	@$(BIN)/pytest
+
+demo: install ## export the bundled simulator's demo account into ./backups
+	@$(BIN)/python scripts/demo.py $(ARGS)
+
+export: install ## export your Spotify account into ./backups (ARGS="--blob-url ..." for Azure)
+	@$(BIN)/spotify-exporter export $(ARGS)
+
+bench: install ## requests, wall time and memory against the simulator
+	@$(BIN)/python scripts/bench.py $(ARGS)
+
+clean: ## remove the virtualenv, node_modules and caches (never ./backups)
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,211 @@
+"""``spotify-exporter``: the command line, a thin shell over :mod:`spotify_exporter.export`.
+
+Exit status: 0 the snapshot is complete, 2 it is partial (what could be read was
+written; the manifest says what is missing), 1 nothing usable was written (bad
+settings, refused credentials, unreachable store) or the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .connect import connect
+from .credentials import EnvironmentSecrets
+from .errors import ExporterError
+from .export import DatasetOutcome, ExportResult, run_export
+from .settings import settings_from_env
+from .stores import SnapshotStore
+
+EXIT_COMPLETE, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
+DEFAULT_CONTAINER = "spotify"
+log = logging.getLogger("spotify_exporter")
+
+
+class RichProgress:
+    """Progress bars per dataset, for a person at a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self._bars = Progress(
+            TextColumn("{task.description:<15}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+
+    def started(self, dataset: str, total: int | None) -> None:
+        if dataset not in self._tasks:
+            self._tasks[dataset] = self._bars.add_task(dataset, total=total)
+        else:
+            self._bars.update(self._tasks[dataset], total=total)
+
+    def advanced(self, dataset: str, rows: int) -> None:
+        self.started(dataset, None) if dataset not in self._tasks else None
+        self._bars.advance(self._tasks[dataset], rows)
+
+    def finished(self, dataset: str, outcome: DatasetOutcome) -> None:
+        if dataset not in self._tasks:
+            self.started(dataset, outcome.count)
+        label = dataset if outcome.status == "complete" else f"{dataset} ({outcome.status})"
+        self._bars.update(self._tasks[dataset], total=outcome.count, completed=outcome.count, description=label)
+
+
+def _configure_logging(verbose: bool, console: Console | None) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler
+    if console is not None:
+        handler = RichHandler(console=console, show_path=False, show_time=False, markup=False)
+        handler.setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    root = logging.getLogger("spotify_exporter")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _open_store(out: Path | None, blob_url: str | None, connection_string: str | None, container: str) -> SnapshotStore:
+    if sum(x is not None for x in (out, blob_url, connection_string)) > 1:
+        raise click.UsageError("give only one of --out, --blob-url and --blob-connection-string")
+    if connection_string:
+        from .stores.blob import BlobStore
+
+        return BlobStore.from_connection_string(connection_string, container)
+    if blob_url:
+        from .stores.blob import BlobStore
+
+        return BlobStore.from_url(blob_url, container)
+    from .stores.local import LocalFolderStore
+
+    return LocalFolderStore(out or Path("backups"))
+
+
+def _summary(result: ExportResult) -> str:
+    manifest = result.manifest
+    lines = [f"Snapshot {result.status}: {result.location}/{result.folder}"]
+    for name, entry in manifest["datasets"].items():
+        note = "" if entry["status"] == "complete" else f"  [{entry['status']}]"
+        lines.append(f"  {name:<15} {entry['count']:>7} rows{note}")
+    lines.append(f"  {manifest['requests']} requests, {manifest['retries']} retries, {result.duration_s:.1f} s")
+    lines.extend(f"  warning: {warning}" for warning in manifest["warnings"])
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="spotify-exporter")
+def cli() -> None:
+    """Back up a Spotify account: liked songs, playlists and their items, albums, artists,
+    shows, episodes and audiobooks, as CSV + JSON snapshots."""
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local folder for snapshots [default: ./backups].",
+)
+@click.option("--blob-url", help="Azure Blob account or container URL (signs in with DefaultAzureCredential).")
+@click.option(
+    "--blob-connection-string",
+    envvar="SNAPSHOT_BLOB_CONNECTION_STRING",
+    show_envvar=True,
+    help="Azure Storage connection string (Azurite, or an account key).",
+)
+@click.option("--container", default=DEFAULT_CONTAINER, show_default=True, help="Blob container for snapshots.")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".env"),
+    show_default=True,
+    help="File with SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN when not in the environment.",
+)
+@click.option(
+    "--max-requests-per-30s",
+    type=click.IntRange(min=1),
+    help="Pacing: requests per rolling 30 s [default: 150].",
+)
+@click.option(
+    "--max-retry-after",
+    type=click.FloatRange(min=0),
+    help="Longest Retry-After to wait out, in s [default: 60].",
+)
+@click.option(
+    "--rate-limit-budget",
+    type=click.FloatRange(min=0),
+    help="Total 429 waiting per run, in s [default: 300].",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every step.")
+def export(
+    out: Path | None,
+    blob_url: str | None,
+    blob_connection_string: str | None,
+    container: str,
+    env_file: Path,
+    max_requests_per_30s: int | None,
+    max_retry_after: float | None,
+    rate_limit_budget: float | None,
+    verbose: bool,
+) -> None:
+    """Export the account into a new snapshot (exit 0 complete, 2 partial, 1 error)."""
+    interactive = sys.stderr.isatty()
+    console = Console(stderr=True) if interactive else None
+    _configure_logging(verbose, console)
+    settings = settings_from_env(
+        max_requests_per_30s=max_requests_per_30s,
+        max_retry_after_s=max_retry_after,
+        rate_limit_budget_s=rate_limit_budget,
+    )
+    store = _open_store(out, blob_url, blob_connection_string, container)
+    warnings: list[str] = []
+    client = connect(EnvironmentSecrets(dotenv_path=env_file), settings, warnings)
+    if console is not None:
+        with RichProgress(console) as progress:
+            result = run_export(client, store, progress=progress, warnings=warnings)
+    else:
+        result = run_export(client, store, warnings=warnings)
+    click.echo(_summary(result))
+    if result.status != "complete":
+        click.echo(f"error: the snapshot is partial: {result.manifest.get('error') or 'see warnings'}", err=True)
+        sys.exit(EXIT_PARTIAL)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry: one clean line for every expected error, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="spotify-exporter", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except ExporterError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("interrupted: no manifest was written, so this snapshot counts as incomplete", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""The one place that sends requests to the Spotify Web API.
+
+It owns the base URL, the bearer header, timeouts, pacing, the status → error mapping
+and the retry policy:
+
+* 5xx, broken connections and malformed bodies: retried with bounded exponential backoff;
+* 429: ``Retry-After`` is honoured while it fits the wait budget, otherwise the run stops
+  with :class:`RateLimitedError` saying when Spotify will talk to us again;
+* 401: the access token is refreshed once;
+* 403/404: :class:`ForbiddenError`, not retried (the resource is refused to this app);
+* any other 4xx: :class:`SpotifyRequestError`, not retried.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from .auth import SpotifyAuth
+from .errors import (
+    ForbiddenError,
+    RateLimitedError,
+    SpotifyRequestError,
+    SpotifyServerError,
+)
+from .pacing import RequestPacer
+from .settings import ClientSettings
+
+JSON = dict[str, Any]
+
+
+class _Transient(Exception):
+    """Worth another try after a backoff: 5xx, connection trouble, a body that is not JSON."""
+
+
+class _TooManyRequests(Exception):
+    def __init__(self, retry_after_s: float | None) -> None:
+        super().__init__("HTTP 429")
+        self.retry_after_s = retry_after_s
+
+
+class _TokenRefreshed(Exception):
+    """The API said 401 and we renewed the token: retry at once."""
+
+
+@dataclass
+class RequestStats:
+    """What a run cost; reported in the manifest and the log."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limit_wait_s: float = 0.0
+    pacing_wait_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a paged collection, whatever its paging style."""
+
+    items: list[JSON]
+    total: int | None
+
+
+class SpotifyClient:
+    """GETs JSON from the Web API, one request at a time, paced and retried."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        auth: SpotifyAuth,
+        settings: ClientSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session = session
+        self._auth = auth
+        self.settings = settings
+        self._sleep = sleep
+        self._now = now
+        self._rng = rng or random.Random()
+        self._pacer = RequestPacer(settings.max_requests_per_30s, 30.0, clock=clock, sleep=sleep)
+        self._api = urlsplit(settings.api_url)
+        self.stats = RequestStats()
+
+    @property
+    def token_refreshes(self) -> int:
+        return self._auth.refreshes
+
+    def get_json(self, path_or_url: str, params: Mapping[str, str | int] | None = None) -> JSON:
+        """GET one JSON object. ``path_or_url`` is an API path ("/me") or a ``next`` URL."""
+        url = self._url(path_or_url)
+        path = urlsplit(url).path
+        transient_failures = 0
+        refreshed = False
+
+        def should_stop(state: RetryCallState) -> bool:
+            nonlocal transient_failures, refreshed
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _TokenRefreshed):
+                if refreshed:
+                    return True
+                refreshed = True
+                return False
+            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+                return not self._can_wait(error.retry_after_s)
+            transient_failures += 1  # includes a 429 without Retry-After: backed off like a 5xx
+            return transient_failures >= self.settings.max_attempts
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _TokenRefreshed):
+                return 0.0
+            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+                self.stats.rate_limit_wait_s += error.retry_after_s
+                return error.retry_after_s
+            return self._backoff(transient_failures)
+
+        def count_retry(state: RetryCallState) -> None:
+            self.stats.retries += 1
+
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type((_Transient, _TooManyRequests, _TokenRefreshed)),
+                stop=should_stop,
+                wait=wait,
+                sleep=self._sleep,
+                before_sleep=count_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    body = self._send(url, params)
+        except _TooManyRequests as error:
+            if error.retry_after_s is None:
+                raise SpotifyServerError(path, transient_failures, "HTTP 429 without Retry-After") from None
+            retry_at = self._now() + timedelta(seconds=error.retry_after_s)
+            raise RateLimitedError(retry_at, error.retry_after_s) from None
+        except _Transient as error:
+            raise SpotifyServerError(path, transient_failures, str(error)) from None
+        except _TokenRefreshed:
+            raise SpotifyRequestError(path, 401, "a freshly issued access token was refused") from None
+        return body
+
+    def pages(
+        self, path: str, params: Mapping[str, str | int] | None = None, container_key: str | None = None
+    ) -> Iterator[Page]:
+        """Every page of a collection, following ``next`` (offset and cursor paging alike).
+
+        ``container_key`` names the object that holds the paging fields when the API
+        wraps them (``{"artists": {...}}`` for followed artists).
+        """
+        query: dict[str, str | int] = {"limit": self.settings.page_limit, **(params or {})}
+        next_url: str | None = path
+        first = True
+        while next_url:
+            body = self.get_json(next_url, query if first else None)
+            first = False
+            paging = body.get(container_key, {}) if container_key else body
+            if not isinstance(paging, dict):
+                raise SpotifyServerError(path, 1, "a page without its paging object")
+            items = paging.get("items") or []
+            total = paging.get("total")
+            yield Page(items=list(items), total=total if isinstance(total, int) else None)
+            next_value = paging.get("next")
+            next_url = next_value if isinstance(next_value, str) and next_value else None
+
+    # -- one HTTP exchange -------------------------------------------------------------------
+
+    def _send(self, url: str, params: Mapping[str, str | int] | None) -> JSON:
+        self.stats.pacing_wait_s += self._pacer.wait_turn()
+        headers = {"Authorization": f"Bearer {self._auth.access_token()}", "Accept": "application/json"}
+        self.stats.requests += 1
+        try:
+            response = self._session.get(
+                url,
+                params=params,
+                headers=headers,
+                timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
+            )
+        except requests.RequestException as error:
+            raise _Transient(f"{type(error).__name__}") from None
+        status = response.status_code
+        if status == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                raise _Transient("a malformed JSON body") from None
+            if not isinstance(body, dict):
+                raise _Transient("a JSON body that is not an object")
+            return body
+        path = urlsplit(url).path
+        if status == 401:
+            self._auth.refresh()
+            raise _TokenRefreshed()
+        if status == 429:
+            raise _TooManyRequests(_retry_after_seconds(response.headers.get("Retry-After"), self._now()))
+        if status in (403, 404):
+            raise ForbiddenError(path, status, _error_message(response))
+        if status >= 500:
+            raise _Transient(f"HTTP {status}")
+        raise SpotifyRequestError(path, status, _error_message(response))
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def _can_wait(self, retry_after_s: float) -> bool:
+        return (
+            retry_after_s <= self.settings.max_retry_after_s
+            and self.stats.rate_limit_wait_s + retry_after_s <= self.settings.rate_limit_budget_s
+        )
+
+    def _backoff(self, failures: int) -> float:
+        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2 ** max(0, failures - 1))
+        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+
+    def _url(self, path_or_url: str) -> str:
+        if path_or_url.startswith("/"):
+            return self.settings.api_url + path_or_url
+        target = urlsplit(path_or_url)
+        if (target.scheme, target.netloc) != (self._api.scheme, self._api.netloc):
+            # the bearer token only ever goes to the configured API host
+            raise SpotifyRequestError(target.path, 0, f"a paging link to another host ({target.netloc})")
+        return path_or_url
+
+
+def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", ""))[:200]
+    return str(error or "")[:200]

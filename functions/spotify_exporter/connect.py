@@ -1,0 +1,38 @@
+"""Wire a Spotify client from a secret source and settings: the one composition root
+shared by the CLI and the function app."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+
+from . import __version__
+from .auth import SpotifyAuth
+from .client import SpotifyClient
+from .credentials import SecretSource
+from .settings import ClientSettings
+
+log = logging.getLogger("spotify_exporter")
+
+
+def connect(secrets: SecretSource, settings: ClientSettings, warnings: list[str]) -> SpotifyClient:
+    """A ready client; a refresh token Spotify rotates is saved back to ``secrets`` at once.
+
+    Problems saving it are appended to ``warnings`` so they reach the manifest and the log.
+    """
+    credentials = secrets.load()
+    session = requests.Session()
+    session.headers["User-Agent"] = f"spotify-exporter/{__version__}"
+
+    def keep_rotated_token(refresh_token: str) -> None:
+        problem = secrets.save_refresh_token(refresh_token)
+        if problem:
+            log.warning("%s", problem)
+            warnings.append(problem)
+        else:
+            log.info("Spotify issued a new refresh token; saved it to %s", secrets.description)
+
+    timeout = (settings.connect_timeout_s, settings.read_timeout_s)
+    auth = SpotifyAuth(session, settings.accounts_url, credentials, keep_rotated_token, timeout=timeout)
+    return SpotifyClient(session, auth, settings)

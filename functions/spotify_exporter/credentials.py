@@ -1,0 +1,104 @@
+"""Spotify app credentials and where they come from.
+
+A secret source loads the client id, client secret and refresh token, and persists a
+refresh token that Spotify rotates (PKCE refresh tokens are single-use, so losing the
+new one would lock the next run out).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from dotenv import dotenv_values, set_key
+
+from .errors import ConfigError
+
+CLIENT_ID = "SPOTIFY_CLIENT_ID"
+CLIENT_SECRET = "SPOTIFY_CLIENT_SECRET"
+REFRESH_TOKEN = "SPOTIFY_REFRESH_TOKEN"
+
+
+@dataclass(frozen=True)
+class SpotifyCredentials:
+    """What the refresh-token grant needs. ``repr`` shows none of the secrets."""
+
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+
+
+class SecretSource(Protocol):
+    """Loads credentials and keeps a rotated refresh token."""
+
+    @property
+    def description(self) -> str:
+        """Where the secrets live, for messages (never the secrets themselves)."""
+        ...
+
+    def load(self) -> SpotifyCredentials: ...
+
+    def save_refresh_token(self, refresh_token: str) -> str | None:
+        """Persist a rotated token; return a warning for the user when it could not be kept."""
+        ...
+
+
+class EnvironmentSecrets:
+    """Credentials from the process environment, falling back to a ``.env`` file.
+
+    A rotated refresh token is written back to the ``.env`` file (other lines kept, mode 0600)
+    when the token came from there; a token from the environment cannot be updated in place,
+    so the caller gets a warning to pass on instead.
+    """
+
+    def __init__(self, environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._dotenv_path = dotenv_path
+        self._token_from_file = False
+
+    @property
+    def description(self) -> str:
+        if self._dotenv_path is not None and self._dotenv_path.exists():
+            return f"the environment and {self._dotenv_path}"
+        return "the environment"
+
+    def _file_values(self) -> dict[str, str]:
+        if self._dotenv_path is None or not self._dotenv_path.is_file():
+            return {}
+        return {key: value for key, value in dotenv_values(self._dotenv_path).items() if value}
+
+    def load(self) -> SpotifyCredentials:
+        from_file = self._file_values()
+        values: dict[str, str] = {}
+        for name in (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN):
+            value = self._environ.get(name) or from_file.get(name)
+            if value:
+                values[name] = value.strip()
+        missing = [name for name in (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN) if name not in values]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)} not set; put {'them' if len(missing) > 1 else 'it'} in the environment "
+                "or in a .env file (run `make auth` to get a refresh token)"
+            )
+        self._token_from_file = not self._environ.get(REFRESH_TOKEN)
+        return SpotifyCredentials(values[CLIENT_ID], values[CLIENT_SECRET], values[REFRESH_TOKEN])
+
+    def save_refresh_token(self, refresh_token: str) -> str | None:
+        if not self._token_from_file or self._dotenv_path is None:
+            return (
+                f"Spotify issued a new refresh token but {REFRESH_TOKEN} comes from the environment, "
+                "so it could not be saved; run `make auth` if the next export is refused"
+            )
+        write_dotenv_value(self._dotenv_path, REFRESH_TOKEN, refresh_token)
+        return None
+
+
+def write_dotenv_value(path: Path, key: str, value: str) -> None:
+    """Set one key in a .env file, keeping its other lines, readable by the owner only."""
+    if not path.exists():
+        path.touch(mode=0o600)
+    path.chmod(0o600)
+    set_key(path, key, value, quote_mode="never")

@@ -1,0 +1,89 @@
+"""One error family, each with a one-line message that tells the user what to do.
+
+Messages never contain secrets: tokens and client secrets are never passed in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class ExporterError(Exception):
+    """Base class: the message is a complete, actionable sentence for the user."""
+
+
+class ConfigError(ExporterError):
+    """A setting or credential is missing or malformed."""
+
+
+class AuthExpiredError(ExporterError):
+    """Spotify refused the refresh token (``invalid_grant``)."""
+
+    def __init__(self, detail: str = "") -> None:
+        message = "the Spotify refresh token has expired or was revoked; run `make auth` to authorize again"
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class ClientRejectedError(ExporterError):
+    """Spotify refused the client id or secret (``invalid_client``)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Spotify rejected the client id or client secret; check SPOTIFY_CLIENT_ID and "
+            "SPOTIFY_CLIENT_SECRET against your app in the Spotify developer dashboard"
+        )
+
+
+class RateLimitedError(ExporterError):
+    """Spotify asked us to wait longer than the wait budget allows."""
+
+    def __init__(self, retry_at: datetime, retry_after_s: float) -> None:
+        self.retry_at = retry_at
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"Spotify rate-limited this app for {_human_duration(retry_after_s)}; "
+            f"run the export again after {retry_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
+        )
+
+
+class ForbiddenError(ExporterError):
+    """The API refuses this resource to this app or user (403/404): not retried."""
+
+    def __init__(self, path: str, status: int, reason: str = "") -> None:
+        self.path = path
+        self.status = status
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"Spotify refused {path} with HTTP {status}{detail}")
+
+
+class SpotifyServerError(ExporterError):
+    """Server errors, broken connections or malformed bodies that outlived the retries."""
+
+    def __init__(self, path: str, attempts: int, detail: str) -> None:
+        self.path = path
+        super().__init__(f"Spotify kept failing on {path} after {attempts} attempts ({detail}); try again later")
+
+
+class SpotifyRequestError(ExporterError):
+    """A 4xx we do not expect (a bug in the request or an API change): not retried."""
+
+    def __init__(self, path: str, status: int, reason: str = "") -> None:
+        self.path = path
+        self.status = status
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"Spotify answered {path} with HTTP {status}{detail}")
+
+
+class StoreError(ExporterError):
+    """The snapshot could not be written to or read from its store."""
+
+
+def _human_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"

@@ -1,0 +1,335 @@
+"""One export run: read every dataset and write one snapshot.
+
+Whatever could be read is written. Errors scoped to one dataset (an endpoint refused to
+the app, a server that keeps failing) mark that dataset and the run goes on; errors that
+stop the whole account (a long rate-limit ban, a dead refresh token) mark the rest as
+skipped. Either way the manifest then says ``partial``. Errors before anything could be
+written (no profile) and store failures propagate: no manifest, no snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from . import __version__, rows
+from .client import JSON, Page, SpotifyClient
+from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
+from .snapshot import (
+    DATASET_FILES,
+    FORMAT_VERSION,
+    MANIFEST,
+    PROFILE_FILE,
+    DatasetSink,
+    SnapshotWriter,
+    iso_utc,
+    snapshot_folder,
+)
+from .stores import SnapshotStore
+
+log = logging.getLogger("spotify_exporter")
+
+#: errors that concern one dataset only; anything else stops the run
+DATASET_ERRORS = (ForbiddenError, SpotifyServerError, SpotifyRequestError)
+
+
+@dataclass(frozen=True)
+class SimpleDataset:
+    """A paged collection exported row for row: a declaration, not a loop."""
+
+    name: str
+    path: str
+    columns: tuple[str, ...]
+    to_row: Callable[[JSON], rows.Row]
+    params: dict[str, str] = field(default_factory=dict)
+    container_key: str | None = None
+
+
+LIBRARY = SimpleDataset("library", "/me/tracks", rows.LIBRARY_COLUMNS, rows.library_row)
+AFTER_PLAYLISTS = (
+    SimpleDataset("albums", "/me/albums", rows.ALBUM_COLUMNS, rows.album_row),
+    SimpleDataset("artists", "/me/following", rows.ARTIST_COLUMNS, rows.artist_row, {"type": "artist"}, "artists"),
+    SimpleDataset("shows", "/me/shows", rows.SHOW_COLUMNS, rows.show_row),
+    SimpleDataset("episodes", "/me/episodes", rows.EPISODE_COLUMNS, rows.episode_row),
+    SimpleDataset("audiobooks", "/me/audiobooks", rows.AUDIOBOOK_COLUMNS, rows.audiobook_row),
+)
+DATASET_ORDER = ("library", "playlists", "playlist_items", *(d.name for d in AFTER_PLAYLISTS))
+
+
+class ProgressSink(Protocol):
+    """Told how far each dataset has come; the CLI draws it, the function app ignores it."""
+
+    def started(self, dataset: str, total: int | None) -> None: ...
+
+    def advanced(self, dataset: str, rows: int) -> None: ...
+
+    def finished(self, dataset: str, outcome: DatasetOutcome) -> None: ...
+
+
+class _NoProgress:
+    def started(self, dataset: str, total: int | None) -> None:
+        pass
+
+    def advanced(self, dataset: str, rows: int) -> None:
+        pass
+
+    def finished(self, dataset: str, outcome: DatasetOutcome) -> None:
+        pass
+
+
+@dataclass
+class DatasetOutcome:
+    """``complete``, ``failed`` (an error after retries; rows read so far are kept),
+    ``unavailable`` (the API refuses the endpoint to this app) or ``skipped`` (the run stopped first)."""
+
+    status: str = "complete"
+    count: int = 0
+    error: str | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def as_manifest(self) -> dict[str, object]:
+        entry: dict[str, object] = {"status": self.status, "count": self.count, **self.extra}
+        if self.error:
+            entry["error"] = self.error
+        return entry
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    status: str
+    account_id: str
+    folder: str
+    location: str
+    manifest: dict[str, Any]
+    duration_s: float
+
+
+class Export:
+    """Reads an account through ``client`` and writes it to ``store``."""
+
+    def __init__(
+        self,
+        client: SpotifyClient,
+        store: SnapshotStore,
+        *,
+        progress: ProgressSink | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], float] = time.monotonic,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.progress = progress or _NoProgress()
+        self._now = now
+        self._clock = clock
+        self.warnings: list[str] = list(warnings or [])
+        self.outcomes: dict[str, DatasetOutcome] = {}
+        self._stop: ExporterError | None = None
+
+    def run(self) -> ExportResult:
+        began = self._clock()
+        started_at = self._now().replace(microsecond=0)
+        profile = self.client.get_json("/me")
+        account_id = str(profile.get("id") or "")
+        if not account_id:
+            raise SpotifyServerError("/me", 1, "a profile without a user id")
+        folder = self._free_folder(account_id, started_at)
+        started_at = datetime.strptime(folder.rsplit("/", 1)[1], "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=UTC)
+        log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
+        writer = SnapshotWriter(self.store, folder)
+        writer.write_json(PROFILE_FILE, profile)
+
+        self._export_simple(writer, LIBRARY)
+        self._export_playlists(writer)
+        for dataset in AFTER_PLAYLISTS:
+            self._export_simple(writer, dataset)
+
+        status = (
+            "complete" if all(o.status in ("complete", "unavailable") for o in self.outcomes.values()) else "partial"
+        )
+        if self._stop is not None:
+            self.warnings.append(str(self._stop))
+        stats = self.client.stats
+        manifest: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "tool_version": __version__,
+            "account_id": account_id,
+            "started_at": iso_utc(started_at),
+            "finished_at": iso_utc(self._now()),
+            "status": status,
+            "files": writer.file_table(),
+            "datasets": {name: self.outcomes[name].as_manifest() for name in DATASET_ORDER},
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "warnings": self.warnings,
+            "error": str(self._stop) if self._stop else None,
+            "rate_limit_wait_s": round(stats.rate_limit_wait_s, 1),
+            "token_refreshes": self.client.token_refreshes,
+            "json_files": {name: files.json for name, files in DATASET_FILES.items()} | {"profile": PROFILE_FILE},
+        }
+        writer.write_manifest(manifest)
+        duration = self._clock() - began
+        log.info(
+            "export %s: %s requests, %s retries, %.1f s, snapshot %s/%s",
+            status,
+            stats.requests,
+            stats.retries,
+            duration,
+            self.store.location,
+            folder,
+        )
+        return ExportResult(status, account_id, folder, self.store.location, manifest, duration)
+
+    # -- datasets ----------------------------------------------------------------------------
+
+    def _export_simple(self, writer: SnapshotWriter, dataset: SimpleDataset) -> None:
+        outcome = self.outcomes[dataset.name] = DatasetOutcome()
+        with writer.dataset(dataset.name, dataset.columns) as sink:
+            if not self._skipped(outcome):
+                pages = self.client.pages(dataset.path, dataset.params, dataset.container_key)
+                for page in self._guarded(dataset.name, outcome, pages):
+                    for raw in page.items:
+                        sink.add(dataset.to_row(raw), raw)
+                    outcome.count = sink.rows
+                    self.progress.advanced(dataset.name, len(page.items))
+        self._finished(dataset.name, outcome)
+
+    def _export_playlists(self, writer: SnapshotWriter) -> None:
+        listing = self.outcomes["playlists"] = DatasetOutcome()
+        items_outcome = self.outcomes["playlist_items"] = DatasetOutcome()
+        playlists: list[JSON] = []  # a few hundred small objects: the rows need items_status first
+        if not self._skipped(listing):
+            for page in self._guarded("playlists", listing, self.client.pages("/me/playlists")):
+                playlists.extend(p for p in page.items if isinstance(p, dict))
+                listing.count = len(playlists)
+        statuses: list[str] = []
+        with writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink:
+            if not self._skipped(items_outcome):
+                self.progress.started("playlist_items", sum(_item_total(p) or 0 for p in playlists))
+                for playlist in playlists:
+                    statuses.append(self._export_playlist_items(playlist, sink))
+        items_outcome.count = sink.rows
+        with writer.dataset("playlists", rows.PLAYLIST_COLUMNS) as sink:
+            for playlist, items_status in zip(playlists, statuses, strict=False):
+                sink.add(rows.playlist_row(playlist, items_status), playlist)
+            for playlist in playlists[len(statuses) :]:
+                sink.add(rows.playlist_row(playlist, "failed"), playlist)
+        forbidden = statuses.count("forbidden")
+        failed = len(playlists) - statuses.count("exported") - forbidden
+        items_outcome.extra = {
+            "playlists_exported": statuses.count("exported"),
+            "playlists_forbidden": forbidden,
+            "playlists_failed": failed,
+        }
+        if failed and items_outcome.status == "complete" and statuses:
+            items_outcome.status = "failed"
+            items_outcome.error = f"the items of {failed} playlist(s) could not be read"
+        if forbidden:
+            self.warnings.append(
+                f"Spotify refused the items of {forbidden} playlist(s) you follow but neither own nor "
+                "collaborate on (development-mode apps may read only those); their rows are kept "
+                "with items_status=forbidden"
+            )
+        self._finished("playlists", listing)
+        self._finished("playlist_items", items_outcome)
+
+    def _export_playlist_items(self, playlist: JSON, sink: DatasetSink) -> str:
+        """Export one playlist's items; returns its ``items_status``."""
+        if self._stop is not None:
+            return "failed"
+        path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
+        position = 0
+        try:
+            for page in self.client.pages(path, {"additional_types": "track,episode"}):
+                for entry in page.items:
+                    envelope = {"playlist_id": playlist.get("id"), "position": position, "entry": entry}
+                    sink.add(
+                        rows.playlist_item_row(playlist, position, entry if isinstance(entry, dict) else {}), envelope
+                    )
+                    position += 1
+                self.progress.advanced("playlist_items", len(page.items))
+        except ForbiddenError as error:
+            if error.status == 403 and position == 0:
+                return "forbidden"
+            self._note_failure(f"playlist {playlist.get('id')}", error)
+            return "failed"
+        except DATASET_ERRORS as error:
+            self._note_failure(f"playlist {playlist.get('id')}", error)
+            return "failed"
+        except ExporterError as error:
+            self._stop = error
+            return "failed"
+        return "exported"
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def _guarded(self, name: str, outcome: DatasetOutcome, pages: Iterator[Page]) -> Iterator[Page]:
+        """Yield pages until the end or an error, and record that error on the outcome."""
+        first = True
+        try:
+            for page in pages:
+                if first:
+                    self.progress.started(name, page.total)
+                    first = False
+                yield page
+        except ForbiddenError as error:
+            if first:
+                outcome.status, outcome.error = "unavailable", str(error)
+                self.warnings.append(f"{name}: {error}; the dataset is not in this snapshot")
+            else:
+                outcome.status, outcome.error = "failed", str(error)
+        except DATASET_ERRORS as error:
+            outcome.status, outcome.error = "failed", str(error)
+        except ExporterError as error:
+            outcome.status, outcome.error = "failed", str(error)
+            self._stop = error
+
+    def _skipped(self, outcome: DatasetOutcome) -> bool:
+        """Mark the dataset skipped when an earlier error stopped the run."""
+        if self._stop is None:
+            return False
+        outcome.status, outcome.error = "skipped", "not read: the run stopped earlier"
+        return True
+
+    def _note_failure(self, what: str, error: ExporterError) -> None:
+        log.warning("%s: %s", what, error)
+
+    def _finished(self, name: str, outcome: DatasetOutcome) -> None:
+        level = logging.INFO if outcome.status == "complete" else logging.WARNING
+        log.log(
+            level,
+            "%s: %s rows, %s%s",
+            name,
+            outcome.count,
+            outcome.status,
+            f" ({outcome.error})" if outcome.error else "",
+        )
+        self.progress.finished(name, outcome)
+
+    def _free_folder(self, account_id: str, started_at: datetime) -> str:
+        """A snapshot folder nobody has used: two runs in one second never share (or clobber) one."""
+        moment = started_at
+        while True:
+            folder = snapshot_folder(account_id, moment)
+            if next(iter(self.store.list_files(folder + "/")), None) is None:
+                return folder
+            moment += timedelta(seconds=1)
+
+
+def _item_total(playlist: JSON) -> int | None:
+    ref = playlist.get("items") or playlist.get("tracks")
+    total = ref.get("total") if isinstance(ref, dict) else None
+    return total if isinstance(total, int) else None
+
+
+def run_export(client: SpotifyClient, store: SnapshotStore, **options: Any) -> ExportResult:
+    """Export the account behind ``client`` into ``store``; see :class:`Export`."""
+    return Export(client, store, **options).run()
+
+
+__all__ = ["MANIFEST", "DatasetOutcome", "Export", "ExportResult", "ProgressSink", "run_export"]

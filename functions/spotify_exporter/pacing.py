@@ -1,0 +1,41 @@
+"""Client-side pacing: Spotify counts requests over a rolling 30 s window and answers
+bursts with bans that can last hours, so we never send more than N requests per window."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class RequestPacer:
+    """Blocks until sending one more request keeps us within ``max_requests`` per ``window_s``."""
+
+    def __init__(
+        self,
+        max_requests: int,
+        window_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_requests < 1:
+            raise ValueError("max_requests must be at least 1")
+        self._max = max_requests
+        self._window = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+
+    def wait_turn(self) -> float:
+        """Wait (if needed) for a free slot, record the request, and return the seconds waited."""
+        waited = 0.0
+        while True:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - self._window:
+                self._sent.popleft()
+            if len(self._sent) < self._max:
+                self._sent.append(now)
+                return waited
+            pause = self._sent[0] + self._window - now
+            self._sleep(pause)
+            waited += pause

@@ -1,0 +1,166 @@
+"""The snapshot format, written in one place (see README "Snapshot format").
+
+Layout: ``<account_id>/<started_at>/`` holding one CSV per dataset for people, one
+gzipped JSON Lines file per dataset under ``json/`` with every object exactly as the API
+sent it, and ``manifest.json`` written last: a folder without a manifest is an export
+that died and must never be taken for a complete one.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO
+
+from .stores import SnapshotStore
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class DatasetFiles:
+    """The two files of a dataset: the CSV for people, the JSON copy for machines."""
+
+    csv: str
+    json: str
+
+
+DATASET_FILES: dict[str, DatasetFiles] = {
+    name: DatasetFiles(csv=f"{name}.csv", json=f"json/{name}.jsonl.gz")
+    for name in (
+        "library",
+        "playlists",
+        "playlist_items",
+        "albums",
+        "artists",
+        "shows",
+        "episodes",
+        "audiobooks",
+    )
+}
+PROFILE_FILE = "json/profile.json"
+
+
+def snapshot_folder(account_id: str, started_at: datetime) -> str:
+    """``<account_id>/<YYYY-MM-DDTHH-MM-SSZ>``: sorts by time, no colons (safe on every file system)."""
+    return f"{account_id}/{started_at.strftime('%Y-%m-%dT%H-%M-%SZ')}"
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def csv_cell(value: object) -> str:
+    """Text for one CSV cell: empty for null, JSON-style booleans, formula-guarded text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    rows: int
+    sha256: str
+    bytes: int
+
+
+class _HashingWriter(io.RawIOBase):
+    """Passes bytes through to the store while counting and hashing them for the manifest."""
+
+    def __init__(self, target: BinaryIO) -> None:
+        self._target = target
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._hash.update(view)
+        self._target.write(view)
+        self.size += len(view)
+        return len(view)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+class DatasetSink:
+    """Streams one dataset: a CSV row and the raw JSON object per record, nothing held in memory."""
+
+    def __init__(self, columns: Sequence[str], csv_stream: io.TextIOWrapper, json_stream: gzip.GzipFile) -> None:
+        self._columns = tuple(columns)
+        self._csv = csv.writer(csv_stream, lineterminator="\r\n")
+        self._json = json_stream
+        self.rows = 0
+        self._csv.writerow(self._columns)
+
+    def add(self, row: dict[str, object], raw: object) -> None:
+        self._csv.writerow([csv_cell(row.get(column)) for column in self._columns])
+        self._json.write(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self.rows += 1
+
+
+class SnapshotWriter:
+    """Writes the files of one snapshot to a store and, last, its manifest."""
+
+    def __init__(self, store: SnapshotStore, folder: str) -> None:
+        self.store = store
+        self.folder = folder
+        self.files: dict[str, FileRecord] = {}
+
+    @contextmanager
+    def _hashed_file(self, name: str) -> Iterator[_HashingWriter]:
+        with self.store.open_write(f"{self.folder}/{name}") as target:
+            hashing = _HashingWriter(target)
+            yield hashing
+
+    @contextmanager
+    def dataset(self, name: str, columns: Sequence[str]) -> Iterator[DatasetSink]:
+        """Open both files of ``name``; they are complete files once the block exits."""
+        files = DATASET_FILES[name]
+        with ExitStack() as stack:
+            csv_hash = stack.enter_context(self._hashed_file(files.csv))
+            json_hash = stack.enter_context(self._hashed_file(files.json))
+            csv_text = io.TextIOWrapper(
+                io.BufferedWriter(csv_hash, 1 << 16), encoding="utf-8-sig", newline="", write_through=False
+            )
+            json_buffer = io.BufferedWriter(json_hash, 1 << 16)
+            json_gz = gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=json_buffer, mtime=0)
+            sink = DatasetSink(columns, csv_text, json_gz)
+            yield sink
+            csv_text.flush()
+            csv_text.detach().flush()
+            json_gz.close()  # writes the gzip trailer and leaves json_buffer open
+            json_buffer.flush()
+        self.files[files.csv] = FileRecord(sink.rows, csv_hash.hexdigest(), csv_hash.size)
+        self.files[files.json] = FileRecord(sink.rows, json_hash.hexdigest(), json_hash.size)
+
+    def write_json(self, name: str, document: object) -> None:
+        data = json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
+        with self._hashed_file(name) as target:
+            target.write(data)
+        self.files[name] = FileRecord(1, hashlib.sha256(data).hexdigest(), len(data))
+
+    def file_table(self) -> dict[str, dict[str, object]]:
+        """The manifest's ``files``: every file written so far with its rows, hash and size."""
+        return {name: {"rows": r.rows, "sha256": r.sha256, "bytes": r.bytes} for name, r in sorted(self.files.items())}
+
+    def write_manifest(self, document: dict[str, object]) -> None:
+        """The last write of a snapshot; only after it does the snapshot count as finished."""
+        data = json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
+        with self.store.open_write(f"{self.folder}/{MANIFEST}") as target:
+            target.write(data)
