@@ -4,6 +4,8 @@ shared by the CLI and the function app."""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 
 import requests
 
@@ -16,10 +18,17 @@ from .settings import ClientSettings
 log = logging.getLogger("spotify_exporter")
 
 
-def connect(secrets: SecretSource, settings: ClientSettings, warnings: list[str]) -> SpotifyClient:
+def connect(
+    secrets: SecretSource,
+    settings: ClientSettings,
+    warnings: list[str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SpotifyClient:
     """A ready client; a refresh token Spotify rotates is saved back to ``secrets`` at once.
 
     Problems saving it are appended to ``warnings`` so they reach the manifest and the log.
+    ``sleep`` is every wait the client makes (pacing, backoff, ``Retry-After``): tests pass a recorder.
     """
     credentials = secrets.load()
     session = requests.Session()
@@ -34,5 +43,5 @@ def connect(secrets: SecretSource, settings: ClientSettings, warnings: list[str]
             log.info("Spotify issued a new refresh token; saved it to %s", secrets.description)
 
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
-    auth = SpotifyAuth(session, settings.accounts_url, credentials, keep_rotated_token, timeout=timeout)
-    return SpotifyClient(session, auth, settings)
+    auth = SpotifyAuth(session, settings.accounts_url, credentials, keep_rotated_token, timeout=timeout, sleep=sleep)
+    return SpotifyClient(session, auth, settings, sleep=sleep)

@@ -1,0 +1,90 @@
+"""Pytest plugin: run the real exporter against a real simulator on 127.0.0.1.
+
+Credentials go through the real ``EnvironmentSecrets`` (a ``.env`` file in a temp folder), so
+rotated refresh tokens land where a user would find them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spotify_exporter.connect import connect
+from spotify_exporter.credentials import EnvironmentSecrets
+from spotify_exporter.export import ExportResult, run_export
+from spotify_exporter.settings import settings_from_env
+from spotify_exporter.stores import SnapshotStore
+from spotify_simulator import Faults, SpotifySimulator, build_account
+
+REPO = Path(__file__).resolve().parents[1]
+EXPORTER = [sys.executable, "-m", "spotify_exporter.cli"]
+
+
+class NoSleep:
+    """Records the waits the client asks for instead of waiting (the simulator does not care)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def write_env_file(path: Path, sim: SpotifySimulator) -> Path:
+    path.write_text(
+        f"SPOTIFY_CLIENT_ID={sim.client_id}\nSPOTIFY_CLIENT_SECRET={sim.client_secret}\n"
+        f"SPOTIFY_REFRESH_TOKEN={sim.refresh_token}\n# a comment the exporter must keep\n"
+    )
+    path.chmod(0o600)
+    return path
+
+
+def export_account(
+    sim: SpotifySimulator, store: SnapshotStore, env_file: Path, *, sleep: Callable[[float], None] | None = None,
+    **settings: Any,
+) -> ExportResult:  # fmt: skip
+    """One in-process export with the production wiring; ``sleep`` replaces real waiting."""
+    config = settings_from_env({}, api_url=sim.api_url, accounts_url=sim.accounts_url, **settings)
+    warnings: list[str] = []
+    secrets = EnvironmentSecrets(environ={}, dotenv_path=env_file)
+    client = connect(secrets, config, warnings, sleep=sleep or time.sleep)
+    return run_export(client, store, warnings=warnings)
+
+
+def cli_env(sim: SpotifySimulator, **extra: str) -> dict[str, str]:
+    """Environment for running the CLI against ``sim`` in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
+    env.update(
+        SPOTIFY_API_URL=sim.api_url,
+        SPOTIFY_ACCOUNTS_URL=sim.accounts_url,
+        SPOTIFY_CLIENT_ID=sim.client_id,
+        SPOTIFY_CLIENT_SECRET=sim.client_secret,
+        SPOTIFY_REFRESH_TOKEN=sim.refresh_token,
+        **extra,
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*EXPORTER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., SpotifySimulator]]:
+    """``simulator("small", faults=Faults(...))`` starts one; all stop at the end of the test."""
+    with ExitStack() as stack:
+
+        def start(size: str = "small", faults: Faults | None = None, **options: Any) -> SpotifySimulator:
+            return stack.enter_context(SpotifySimulator(build_account(size), faults=faults, **options))
+
+        yield start
