@@ -1,0 +1,149 @@
+"""Snapshots in a folder on this machine.
+
+Each file is written to a hidden temp file next to its final name, fsynced and
+then renamed over it, so a crash or an error leaves either the old file or the
+new one, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path, PureWindowsPath
+from typing import BinaryIO, cast
+
+from ..errors import StoreError
+
+#: ``.<name>.<16 hex>.tmp``: specific enough that listing never hides a real file
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
+
+
+class _KeepOpenWriter(io.BufferedWriter):
+    """A writer whose ``close()`` only flushes.
+
+    Wrappers such as ``io.TextIOWrapper`` close the stream they wrap; the store
+    still needs it afterwards to fsync and rename, so the real close is ours.
+    """
+
+    def close(self) -> None:
+        if not self.closed:
+            self.flush()
+
+    def really_close(self) -> None:
+        super().close()
+
+
+class LocalFolderStore:
+    """A :class:`~spotify_exporter.stores.SnapshotStore` rooted at a local folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        # absolute so that ``location`` still means something if the process changes directory
+        self._root = Path(os.path.abspath(Path(root).expanduser()))
+
+    def __repr__(self) -> str:
+        return f"LocalFolderStore({str(self._root)!r})"
+
+    @property
+    def location(self) -> str:
+        """The absolute folder path."""
+        return str(self._root)
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def _target(self, path: str) -> Path:
+        """The file for ``path``; a key that would land outside the root is a bug, not a user error."""
+        parts = path.split("/")
+        if any(part in ("", ".", "..") for part in parts) or PureWindowsPath(path).drive or "\\" in path:
+            raise ValueError(f"store paths are relative POSIX keys without '..', '.' or empty parts, not {path!r}")
+        return self._root.joinpath(*parts)
+
+    @contextmanager
+    def open_write(self, path: str) -> Iterator[BinaryIO]:
+        """Write to a temp file beside the target, then atomically rename it on a clean exit."""
+        target = self._target(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+            # os.open with 0o666 honours the umask, like a plain open() would (mkstemp forces 0600)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except OSError as exc:
+            raise self._error("write", path, exc) from exc
+        stream = _KeepOpenWriter(io.FileIO(fd, "wb"), buffer_size=1 << 16)
+        done = False
+        try:
+            yield cast(BinaryIO, stream)
+            try:
+                stream.flush()
+                os.fsync(stream.fileno())
+                stream.really_close()
+                os.replace(temp, target)
+            except OSError as exc:
+                raise self._error("write", path, exc) from exc
+            done = True
+            _fsync_folder(target.parent)
+        finally:
+            if not done:
+                with suppress(OSError, ValueError):
+                    stream.really_close()
+                with suppress(OSError):
+                    temp.unlink()
+
+    @contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        """Open the file; ``FileNotFoundError`` when it is missing (or is a folder)."""
+        target = self._target(path)
+        try:
+            stream = target.open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise FileNotFoundError(f"{path} does not exist in {self.location}") from exc
+        except OSError as exc:
+            raise self._error("read", path, exc) from exc
+        with stream:
+            yield stream
+
+    def list_files(self, prefix: str = "") -> Iterator[str]:
+        """Every file under the root whose key starts with ``prefix``, sorted; temp files are skipped."""
+        # walk only the deepest folder the prefix names in full, not the whole backup tree
+        folder_key = prefix.rpartition("/")[0]
+        start = self._target(folder_key) if folder_key else self._root
+        found: list[str] = []
+        errors: list[OSError] = []
+        for dirpath, dirnames, filenames in os.walk(start, onerror=errors.append):
+            dirnames.sort()
+            relative = Path(dirpath).relative_to(self._root).as_posix()
+            base = "" if relative == "." else relative + "/"
+            for name in filenames:
+                key = base + name
+                if key.startswith(prefix) and not _TEMP_NAME.match(name):
+                    found.append(key)
+        # a missing root or prefix folder just means there is nothing there yet
+        errors = [e for e in errors if not isinstance(e, FileNotFoundError | NotADirectoryError)]
+        if errors:
+            raise self._error("list", prefix or "the files", errors[0])
+        return iter(sorted(found))
+
+    def _error(self, action: str, path: str, exc: OSError) -> StoreError:
+        reason = exc.strerror or type(exc).__name__
+        preposition = {"write": "to", "read": "from", "list": "in"}[action]
+        return StoreError(
+            f"could not {action} {path} {preposition} the folder {self.location}: {reason}; "
+            "check that the folder exists, is writable and the disk is not full"
+        )
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); best effort, as some systems cannot open folders."""
+    if os.name != "posix":
+        return
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
