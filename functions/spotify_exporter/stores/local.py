@@ -42,7 +42,7 @@ class LocalFolderStore:
 
     def __init__(self, root: str | Path) -> None:
         # absolute so that ``location`` still means something if the process changes directory
-        self._root = Path(os.path.abspath(Path(root).expanduser()))
+        self._root = Path(root).expanduser().resolve()
 
     def __repr__(self) -> str:
         return f"LocalFolderStore({str(self._root)!r})"
@@ -82,7 +82,7 @@ class LocalFolderStore:
                 stream.flush()
                 os.fsync(stream.fileno())
                 stream.really_close()
-                os.replace(temp, target)
+                temp.replace(target)
             except OSError as exc:
                 raise self._error("write", path, exc) from exc
             done = True

@@ -1,0 +1,328 @@
+"""Snapshots in an Azure Blob Storage container.
+
+A blob is uploaded only when its writer closes cleanly, and a block blob upload
+is all-or-nothing, so readers never see a half-written file. Data passes
+through spooled temp files so that memory stays bounded for large files.
+Error messages name the container but never a key, SAS token or access token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
+from azure.storage.blob import ContainerClient, ContentSettings, ExponentialRetry
+
+from ..errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+#: files larger than this go to disk while being written or read
+SPOOL_MAX_BYTES = 8 * 1024 * 1024
+#: upload/download in blocks of this size, so the SDK never holds a whole large file in memory
+BLOCK_BYTES = 4 * 1024 * 1024
+#: retries after the first attempt; with the backoff below a dead endpoint fails in about 10 s
+DEFAULT_RETRIES = 3
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 60
+
+CONTENT_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+    ".gz": "application/gzip",
+}
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+_CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$|^\$(root|web|logs)$")
+_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
+_SECRET_PARAM = re.compile(r"(?i)\b(sig|signature|accountkey|sharedaccesssignature|access_token)=[^&;\s'\"]+")
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+
+_ROLE_HINT = "check that the identity has the Storage Blob Data Contributor role on the storage account"
+
+
+class _UploadBuffer(tempfile.SpooledTemporaryFile[bytes]):
+    """A spooled buffer whose ``close()`` only flushes.
+
+    Wrappers such as ``io.TextIOWrapper`` close the stream they wrap; the bytes
+    must survive that until they are uploaded, so the real close is ours.
+    """
+
+    def close(self) -> None:
+        self.flush()
+
+    def really_close(self) -> None:
+        super().close()
+
+
+class BlobStore:
+    """A :class:`~spotify_exporter.stores.SnapshotStore` in one blob container."""
+
+    def __init__(self, container: ContainerClient, *, secrets: tuple[str, ...] = ()) -> None:
+        """Prefer :meth:`from_url` or :meth:`from_connection_string`; ``secrets`` are scrubbed from errors."""
+        self._container = container
+        self._secrets = tuple(s for s in secrets if s)
+        self._container_ready = False
+        parts = urlsplit(container.url)
+        # no query (a SAS) and no user info: location is printed and logged
+        host = parts.netloc.rpartition("@")[2]
+        self._location = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+        self._account_url = self._location.rsplit("/", 1)[0]
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        container: str | None = None,
+        credential: TokenCredential | None = None,
+        *,
+        retries: int = DEFAULT_RETRIES,
+    ) -> BlobStore:
+        """A store from an account URL plus ``container``, or from a container URL (optionally with a SAS).
+
+        Without a SAS and without ``credential``, ``DefaultAzureCredential`` is used (a managed
+        identity in Azure, ``az login`` on a workstation).
+        """
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"the storage URL must look like https://<account>.blob.core.windows.net, not {url!r}")
+        segments = [unquote(s) for s in parts.path.split("/") if s]
+        # Azurite and other emulators put the account in the path: http://127.0.0.1:10000/devstoreaccount1
+        account_segments = 1 if _is_path_style(parts.hostname) else 0
+        if len(segments) == account_segments + 1:
+            url_container = segments[-1]
+            if container is not None and container != url_container:
+                raise ConfigError(
+                    f"the storage URL names the container {url_container!r} but the container "
+                    f"{container!r} was also given; give only one"
+                )
+            container = url_container
+            segments = segments[:-1]
+        elif len(segments) != account_segments:
+            raise ConfigError(f"the storage URL must point at an account or a container, not a blob: {_redact(url)}")
+        if container is None:
+            raise ConfigError(f"give the blob container name to use at {_redact(url)}")
+        _check_container_name(container)
+        account_url = urlunsplit((parts.scheme, parts.netloc, "/".join(["", *segments]), parts.query, ""))
+        has_sas = "sig" in parse_qs(parts.query)
+        if credential is None and not has_sas:
+            from azure.identity import DefaultAzureCredential  # slow import; only when needed
+
+            credential = DefaultAzureCredential()
+        client = ContainerClient(
+            account_url, container, credential=None if has_sas else credential, **_client_options(retries)
+        )
+        return cls(client, secrets=(parts.query,))
+
+    @classmethod
+    def from_connection_string(
+        cls, connection_string: str, container: str, *, retries: int = DEFAULT_RETRIES
+    ) -> BlobStore:
+        """A store from a storage connection string (Azurite, or an account key or SAS)."""
+        _check_container_name(container)
+        try:
+            client = ContainerClient.from_connection_string(connection_string, container, **_client_options(retries))
+        except ValueError as exc:
+            raise ConfigError(
+                "the storage connection string is malformed; copy it again from the storage account's Access keys page"
+            ) from exc
+        secrets = tuple(
+            value
+            for key, _, value in (item.partition("=") for item in connection_string.split(";"))
+            if key.strip().lower() in ("accountkey", "sharedaccesssignature")
+        )
+        return cls(client, secrets=secrets)
+
+    def __repr__(self) -> str:
+        return f"BlobStore({self._location!r})"
+
+    @property
+    def location(self) -> str:
+        """The container URL, without any SAS token."""
+        return self._location
+
+    @property
+    def container_name(self) -> str:
+        return str(self._container.container_name)
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._container.close()
+
+    @contextmanager
+    def open_write(self, path: str) -> Iterator[BinaryIO]:
+        """Collect the bytes in a spooled temp file; upload them in blocks only on a clean exit."""
+        _check_path(path)
+        buffer = _UploadBuffer(max_size=SPOOL_MAX_BYTES)
+        try:
+            yield cast(BinaryIO, buffer)
+            buffer.flush()
+            size = buffer.tell()
+            buffer.seek(0)
+            with self._errors("write", path):
+                self._ensure_container()
+                self._container.upload_blob(
+                    path,
+                    buffer,
+                    length=size,
+                    overwrite=True,
+                    content_settings=ContentSettings(content_type=content_type(path)),
+                )
+        finally:
+            buffer.really_close()
+
+    @contextmanager
+    def open_read(self, path: str) -> Iterator[BinaryIO]:
+        """Download the blob into a spooled temp file, then hand it over; ``FileNotFoundError`` if missing."""
+        _check_path(path)
+        buffer = tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES)  # noqa: SIM115 (closed below)
+        try:
+            try:
+                with self._errors("read", path):
+                    self._container.download_blob(path).readinto(buffer)
+            except ResourceNotFoundError:
+                raise FileNotFoundError(f"{path} does not exist in {self._location}") from None
+            buffer.seek(0)
+            yield cast(BinaryIO, buffer)
+        finally:
+            buffer.close()
+
+    def list_files(self, prefix: str = "") -> Iterator[str]:
+        """Blob names starting with ``prefix``, sorted; a container that does not exist yet is empty."""
+        try:
+            with self._errors("list", prefix or "the files"):
+                names = list(self._container.list_blob_names(name_starts_with=prefix or None))
+        except ResourceNotFoundError:
+            return iter(())
+        return iter(sorted(names))
+
+    def _ensure_container(self) -> None:
+        """Create the container on the first write; a writer with data-only rights can still use an existing one."""
+        if self._container_ready:
+            return
+        try:
+            self._container.create_container()
+        except ResourceExistsError:
+            pass
+        except HttpResponseError as exc:
+            # 403: the identity may write blobs but not create containers (RBAC or container SAS);
+            # the upload that follows tells whether the container is really there
+            if exc.status_code != 403:
+                raise
+        self._container_ready = True
+
+    @contextmanager
+    def _errors(self, action: str, path: str) -> Iterator[None]:
+        """Turn SDK errors into one-line, secret-free StoreErrors; missing blobs pass through."""
+        try:
+            yield
+        except ResourceNotFoundError as exc:
+            if action in ("read", "list") and _error_code(exc) in ("BlobNotFound", "ContainerNotFound", ""):
+                raise
+            raise self._store_error(action, path, exc) from None
+        except AzureError as exc:
+            raise self._store_error(action, path, exc) from None
+
+    def _store_error(self, action: str, path: str, exc: AzureError) -> StoreError:
+        reason, hint = _describe(exc)
+        preposition = {"write": "to", "read": "from", "list": "in"}[action]
+        message = (
+            f"could not {action} {path} {preposition} container '{self.container_name}' "
+            f"at {self._account_url}: {reason}; {hint}"
+        )
+        return StoreError(_redact(message, self._secrets))
+
+
+def content_type(path: str) -> str:
+    """The Content-Type for a file, so browsers and the portal show CSVs and JSON sensibly."""
+    name = path.rsplit("/", 1)[-1]
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return CONTENT_TYPES.get(suffix, DEFAULT_CONTENT_TYPE)
+
+
+def _client_options(retries: int) -> dict[str, Any]:
+    return {
+        "connection_timeout": CONNECT_TIMEOUT_S,
+        "read_timeout": READ_TIMEOUT_S,
+        # the SDK default waits 15 s, 18 s, 24 s between attempts: too long for a dead endpoint
+        "retry_policy": ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=retries, random_jitter_range=1
+        ),
+        "max_single_put_size": BLOCK_BYTES,
+        "max_block_size": BLOCK_BYTES,
+        "max_single_get_size": BLOCK_BYTES,
+        "max_chunk_get_size": BLOCK_BYTES,
+    }
+
+
+def _is_path_style(host: str) -> bool:
+    """Emulators (IP addresses, ``localhost``, docker service names) carry the account in the URL path."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host
+    return True
+
+
+def _check_container_name(name: str) -> None:
+    if not _CONTAINER_NAME.match(name):
+        raise ConfigError(
+            f"{name!r} is not a valid blob container name: use 3-63 lowercase letters, digits and "
+            "single hyphens, starting and ending with a letter or digit"
+        )
+
+
+def _check_path(path: str) -> None:
+    if not path or path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"store paths are relative POSIX keys without '..', '.' or empty parts, not {path!r}")
+
+
+def _error_code(exc: AzureError) -> str:
+    return str(getattr(exc, "error_code", None) or "")
+
+
+def _describe(exc: AzureError) -> tuple[str, str]:
+    """A short reason and what to do about it, built from codes rather than the SDK's long messages."""
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        code = _error_code(exc)
+        reason = f"HTTP {exc.status_code} {code}".rstrip()
+        if exc.status_code == 403 and code == "AuthenticationFailed":
+            return reason, "check the account key or SAS token (has it expired?)"
+        if exc.status_code in (401, 403):
+            return reason, _ROLE_HINT + " (new role assignments can take a few minutes to apply)"
+        if exc.status_code == 404:
+            return reason, "check the storage account URL and the container name"
+        return reason, "try again later"
+    if isinstance(exc, ClientAuthenticationError):
+        lines = str(exc.message or "").strip().splitlines()
+        return (
+            f"no access token ({lines[0][:160]})" if lines else "no access token",
+            "sign in with `az login`, or give the app a managed identity with the Storage Blob Data Contributor role",
+        )
+    if isinstance(exc, ServiceRequestError):
+        found = _ERRNO_REASON.findall(str(exc))
+        detail = found[-1].strip() if found else "no connection"
+        return f"could not connect ({detail})", "check the storage URL and the network connection"
+    return type(exc).__name__, "check the network connection and try again later"
+
+
+def _redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Last line of defence: drop known secrets, SAS signatures and URL query strings."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    text = _SECRET_PARAM.sub(r"\1=***", text)
+    return _URL_QUERY.sub(r"\1", text)

@@ -1,0 +1,106 @@
+"""`make bench`: what an export costs against the simulator, in requests, time and memory.
+
+For each latency it starts the simulator with the chosen account, runs the real CLI in a
+child process and reports:
+
+* requests made vs the minimal count (one page of 50 per request);
+* wall time vs requests x latency (the floor for one request at a time);
+* the exporter's peak RSS (the child's maximum resident set).
+
+Pacing is lifted for the measurement (``--max-requests-per-30s``) because it is a policy
+towards Spotify, not a cost of the exporter; with the default of 150 per 30 s an export
+takes at least requests / 5 seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+from spotify_simulator import Faults, SpotifySimulator, build_account
+
+TARGET_REQUESTS = 1.02
+TARGET_WALL = 1.10
+TARGET_RSS_MB = 150.0
+
+
+@dataclass
+class Measurement:
+    latency_s: float
+    requests: int
+    minimal: int
+    wall_s: float
+    peak_rss_mb: float
+    exit_status: int
+
+
+def measure(account_size: str, latency_s: float) -> Measurement:
+    account = build_account(account_size)
+    with SpotifySimulator(account, faults=Faults(latency_s=latency_s)) as sim, tempfile.TemporaryDirectory() as out:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("SPOTIFY_")}
+        env.update(
+            SPOTIFY_API_URL=sim.api_url,
+            SPOTIFY_ACCOUNTS_URL=sim.accounts_url,
+            SPOTIFY_CLIENT_ID=sim.client_id,
+            SPOTIFY_CLIENT_SECRET=sim.client_secret,
+            SPOTIFY_REFRESH_TOKEN=sim.refresh_token,
+        )
+        command = [
+            sys.executable, "-m", "spotify_exporter.cli", "export", "--out", out, "--env-file", os.devnull,
+            "--max-requests-per-30s", "1000000",
+        ]  # fmt: skip
+        started = time.monotonic()
+        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, wait_status, usage = os.wait4(child.pid, 0)
+        wall = time.monotonic() - started
+        child.returncode = os.waitstatus_to_exitcode(wait_status)
+        if child.returncode != 0 and child.stderr is not None:
+            sys.stderr.write(child.stderr.read().decode(errors="replace"))
+        return Measurement(
+            latency_s, sim.requests_total, sim.minimal_requests(), wall, usage.ru_maxrss / 1024, child.returncode
+        )
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Export cost against the Spotify simulator.")
+    parser.add_argument("--account", default="large", help="simulated account (default: large)")
+    parser.add_argument("--latency-ms", type=float, nargs="*", default=[50.0, 0.0], help="latencies to run at")
+    args = parser.parse_args(argv)
+
+    account = build_account(args.account)
+    print(f"account '{args.account}': {account.describe()}")
+    print(
+        "| latency | requests | minimal | ratio | wall s | requests x latency s | ratio | peak RSS MB |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    ok = True
+    for latency_ms in args.latency_ms:
+        m = measure(args.account, latency_ms / 1000)
+        ratio = m.requests / m.minimal
+        floor = m.requests * m.latency_s
+        wall_ratio = m.wall_s / floor if floor else float("nan")
+        print(
+            f"| {latency_ms:g} ms | {m.requests} | {m.minimal} | {ratio:.3f} {verdict(ratio <= TARGET_REQUESTS)} "
+            f"| {m.wall_s:.1f} | {floor:.1f} | "
+            + (f"{wall_ratio:.3f} {verdict(wall_ratio <= TARGET_WALL)}" if floor else "n/a")
+            + f" | {m.peak_rss_mb:.0f} {verdict(m.peak_rss_mb <= TARGET_RSS_MB)} |",
+            flush=True,
+        )
+        ok &= m.exit_status == 0 and ratio <= TARGET_REQUESTS and m.peak_rss_mb <= TARGET_RSS_MB
+        ok &= not floor or wall_ratio <= TARGET_WALL
+    print(f"targets: requests <= {TARGET_REQUESTS} x minimal, wall <= {TARGET_WALL} x requests x latency, "
+          f"peak RSS <= {TARGET_RSS_MB:.0f} MB")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
