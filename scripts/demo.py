@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from spotify_simulator import SpotifySimulator, build_account
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             f"in {elapsed:.1f} s."
         )
     if status == 0:
-        print(f"Open the CSVs in {os.path.abspath(args.out)} with any spreadsheet; manifest.json says what is there.")
+        print(f"Open the CSVs in {Path(args.out).resolve()} with any spreadsheet; manifest.json says what is there.")
     return status
 
 
