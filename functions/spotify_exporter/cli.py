@@ -82,17 +82,19 @@ def _configure_logging(verbose: bool, console: Console | None) -> None:
     root.propagate = False
 
 
-def _open_store(out: Path | None, blob_url: str | None, connection_string: str | None, container: str) -> SnapshotStore:
+def _open_store(
+    out: Path | None, blob_url: str | None, connection_string: str | None, container: str | None
+) -> SnapshotStore:
     if sum(x is not None for x in (out, blob_url, connection_string)) > 1:
         raise click.UsageError("give only one of --out, --blob-url and --blob-connection-string")
     if connection_string:
         from .stores.blob import BlobStore
 
-        return BlobStore.from_connection_string(connection_string, container)
+        return BlobStore.from_connection_string(connection_string, container or DEFAULT_CONTAINER)
     if blob_url:
         from .stores.blob import BlobStore
 
-        return BlobStore.from_url(blob_url, container)
+        return BlobStore.from_url(blob_url, container, default_container=DEFAULT_CONTAINER)
     from .stores.local import LocalFolderStore
 
     return LocalFolderStore(out or Path("backups"))
@@ -129,7 +131,7 @@ def cli() -> None:
     show_envvar=True,
     help="Azure Storage connection string (Azurite, or an account key).",
 )
-@click.option("--container", default=DEFAULT_CONTAINER, show_default=True, help="Blob container for snapshots.")
+@click.option("--container", help="Blob container for snapshots [default: spotify, or the one in --blob-url].")
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -157,7 +159,7 @@ def export(
     out: Path | None,
     blob_url: str | None,
     blob_connection_string: str | None,
-    container: str,
+    container: str | None,
     env_file: Path,
     max_requests_per_30s: int | None,
     max_retry_after: float | None,

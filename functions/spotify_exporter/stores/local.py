@@ -131,10 +131,12 @@ class LocalFolderStore:
     def _error(self, action: str, path: str, exc: OSError) -> StoreError:
         reason = exc.strerror or type(exc).__name__
         preposition = {"write": "to", "read": "from", "list": "in"}[action]
-        return StoreError(
-            f"could not {action} {path} {preposition} the folder {self.location}: {reason}; "
-            "check that the folder exists, is writable and the disk is not full"
+        hint = (
+            "check that the folder can be created and written to and that the disk is not full"
+            if action == "write"
+            else "check that this user may read the folder"
         )
+        return StoreError(f"could not {action} {path} {preposition} the folder {self.location}: {reason}; {hint}")
 
 
 def _fsync_folder(folder: Path) -> None:

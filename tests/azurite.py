@@ -1,0 +1,172 @@
+"""Pytest plugin: a real Blob Storage endpoint (Azurite) on 127.0.0.1 for the whole session.
+
+Registered by ``pytest_plugins = ["azurite"]``. Azurite is a test dependency
+installed by ``make install`` (npm); when it is missing the tests fail rather
+than skip, so CI can never silently stop testing the blob store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+#: Azurite's fixed development account (public, documented by Microsoft; not a secret)
+ACCOUNT_NAME = "devstoreaccount1"
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+START_TIMEOUT_S = 30.0
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / ("azurite-blob.cmd" if os.name == "nt" else "azurite-blob")
+
+
+@dataclass(frozen=True)
+class Azurite:
+    """A running Azurite Blob endpoint."""
+
+    host: str
+    port: int
+
+    @property
+    def account_name(self) -> str:
+        return ACCOUNT_NAME
+
+    @property
+    def account_key(self) -> str:
+        return ACCOUNT_KEY
+
+    @property
+    def blob_endpoint(self) -> str:
+        """The account URL, path-style as emulators use it: ``http://127.0.0.1:PORT/devstoreaccount1``."""
+        return f"http://{self.host}:{self.port}/{ACCOUNT_NAME}"
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint={self.blob_endpoint};"
+        )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the OS picks it; small race, handled by a retry)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _accepts_connections(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop Azurite and anything it spawned: the whole process group on POSIX."""
+
+    def signal_group(signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+    if os.name != "posix":
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        process.kill()
+        process.wait(timeout=5)
+        return
+    signal_group(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+    signal_group(signal.SIGKILL)  # stragglers, or a leader that ignored SIGTERM
+    process.wait(timeout=5)
+
+
+def _start(workdir: Path, host: str, port: int) -> subprocess.Popen[bytes] | str:
+    """The running process, or the reason it did not come up (its stderr)."""
+    log_path = workdir / f"azurite-{port}.log"
+    command = [
+        str(AZURITE_BIN),
+        "--blobHost",
+        host,
+        "--blobPort",
+        str(port),
+        "--inMemoryPersistence",
+        "--silent",
+        "--skipApiVersionCheck",
+        "--loose",
+        "--disableTelemetry",
+    ]
+    # --location cannot be combined with --inMemoryPersistence; cwd keeps any stray files in workdir.
+    # Output goes to a file, not a pipe: a full pipe would block Azurite, and tests stay quiet
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=os.name == "posix",
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        if _accepts_connections(host, port):
+            return process
+        time.sleep(0.1)
+    timed_out = process.poll() is None
+    _stop(process)
+    output = log_path.read_text(errors="replace").strip() or "(no output)"
+    if timed_out:
+        return f"Azurite did not accept connections on {host}:{port} within {START_TIMEOUT_S:.0f} s:\n{output}"
+    return f"Azurite exited with code {process.returncode}:\n{output}"
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite Blob on a free port of 127.0.0.1, in memory; stopped at the end of the session."""
+    if not AZURITE_BIN.exists():
+        pytest.fail(
+            f"Azurite is not installed ({AZURITE_BIN.relative_to(REPO_ROOT)} is missing); "
+            "run `make install` (it runs `npm ci`) and try again",
+            pytrace=False,
+        )
+    workdir = tmp_path_factory.mktemp("azurite")
+    host = "127.0.0.1"
+    failure = ""
+    for _attempt in range(3):  # another process may grab the free port before Azurite binds it
+        port = free_port(host)
+        started = _start(workdir, host, port)
+        if not isinstance(started, str):
+            break
+        failure = started
+        if "EADDRINUSE" not in failure:
+            pytest.fail(failure, pytrace=False)
+    else:
+        pytest.fail(failure, pytrace=False)
+    try:
+        yield Azurite(host, port)
+    finally:
+        _stop(started)
+
+
+@pytest.fixture
+def blob_container() -> str:
+    """A container name no other test uses (the container itself is not created)."""
+    return f"test-{uuid.uuid4().hex[:16]}"
+
+
+__all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "azurite", "blob_container", "free_port"]
