@@ -55,7 +55,7 @@ def export_account(
     config = settings_from_env({}, api_url=sim.api_url, accounts_url=sim.accounts_url, **settings)
     warnings: list[str] = []
     secrets = EnvironmentSecrets(environ={}, dotenv_path=env_file)
-    client = connect(secrets, config, warnings, sleep=sleep or time.sleep)
+    client = connect(secrets, config, warnings, sleep=sleep or time.sleep, time_budget_s=time_budget_s)
     return run_export(client, store, warnings=warnings)
 
 

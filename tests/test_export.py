@@ -171,3 +171,14 @@ def test_manifest_is_written_last_and_says_what_is_in_the_snapshot(simulator: Si
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["account_id"] == result.account_id
     assert set(manifest["datasets"]) >= set(DATASETS)
+
+
+def test_a_run_that_would_outlive_its_time_budget_ends_cleanly_as_partial(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("demo", faults=Faults(latency_s=0.05))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), time_budget_s=1.0)
+
+    manifest = verify_snapshot(store, result.folder)
+    assert manifest["status"] == "partial"
+    assert "time budget of 1 s" in manifest["error"]
+    assert "skipped" in {entry["status"] for entry in manifest["datasets"].values()}

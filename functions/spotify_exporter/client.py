@@ -28,6 +28,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from .auth import SpotifyAuth
 from .errors import (
     ForbiddenError,
+    OutOfTimeError,
     RateLimitedError,
     SpotifyRequestError,
     SpotifyServerError,
@@ -83,14 +84,18 @@ class SpotifyClient:
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        time_budget_s: float | None = None,
     ) -> None:
         self._session = session
         self._auth = auth
         self.settings = settings
-        self._sleep = sleep
+        self._real_sleep = sleep
+        self._clock = clock
+        self._budget_s = time_budget_s
+        self._deadline = clock() + time_budget_s if time_budget_s is not None else None
         self._now = now
         self._rng = rng or random.Random()
-        self._pacer = RequestPacer(settings.max_requests_per_30s, 30.0, clock=clock, sleep=sleep)
+        self._pacer = RequestPacer(settings.max_requests_per_30s, 30.0, clock=clock, sleep=self._sleep)
         self._api = urlsplit(settings.api_url)
         self.stats = RequestStats()
 
@@ -177,7 +182,17 @@ class SpotifyClient:
 
     # -- one HTTP exchange -------------------------------------------------------------------
 
+    def _sleep(self, seconds: float) -> None:
+        """Every wait goes through here, so none can run past the deadline."""
+        self._check_deadline(seconds)
+        self._real_sleep(seconds)
+
+    def _check_deadline(self, upcoming_s: float = 0.0) -> None:
+        if self._deadline is not None and self._clock() + upcoming_s >= self._deadline:
+            raise OutOfTimeError(self._budget_s or 0.0)
+
     def _send(self, url: str, params: Mapping[str, str | int] | None) -> JSON:
+        self._check_deadline()
         self.stats.pacing_wait_s += self._pacer.wait_turn()
         headers = {"Authorization": f"Bearer {self._auth.access_token()}", "Accept": "application/json"}
         self.stats.requests += 1

@@ -24,11 +24,13 @@ def connect(
     warnings: list[str],
     *,
     sleep: Callable[[float], None] = time.sleep,
+    time_budget_s: float | None = None,
 ) -> SpotifyClient:
     """A ready client; a refresh token Spotify rotates is saved back to ``secrets`` at once.
 
     Problems saving it are appended to ``warnings`` so they reach the manifest and the log.
     ``sleep`` is every wait the client makes (pacing, backoff, ``Retry-After``): tests pass a recorder.
+    ``time_budget_s`` ends the run as partial before a host (e.g. the Functions timeout) kills it.
     """
     credentials = secrets.load()
     session = requests.Session()
@@ -44,4 +46,4 @@ def connect(
 
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
     auth = SpotifyAuth(session, settings.accounts_url, credentials, keep_rotated_token, timeout=timeout, sleep=sleep)
-    return SpotifyClient(session, auth, settings, sleep=sleep)
+    return SpotifyClient(session, auth, settings, sleep=sleep, time_budget_s=time_budget_s)

@@ -74,6 +74,16 @@ class SpotifyRequestError(ExporterError):
         super().__init__(f"Spotify answered {path} with HTTP {status}{detail}")
 
 
+class OutOfTimeError(ExporterError):
+    """The run reached its time budget (e.g. the function timeout) before it finished."""
+
+    def __init__(self, budget_s: float) -> None:
+        super().__init__(
+            f"the export reached its time budget of {_human_duration(budget_s)} before it finished; "
+            "what was read is saved and the next run starts over"
+        )
+
+
 class StoreError(ExporterError):
     """The snapshot could not be written to or read from its store."""
 
