@@ -48,9 +48,14 @@ def write_env_file(path: Path, sim: SpotifySimulator) -> Path:
 
 
 def export_account(
-    sim: SpotifySimulator, store: SnapshotStore, env_file: Path, *, sleep: Callable[[float], None] | None = None,
+    sim: SpotifySimulator,
+    store: SnapshotStore,
+    env_file: Path,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    time_budget_s: float | None = None,
     **settings: Any,
-) -> ExportResult:  # fmt: skip
+) -> ExportResult:
     """One in-process export with the production wiring; ``sleep`` replaces real waiting."""
     config = settings_from_env({}, api_url=sim.api_url, accounts_url=sim.accounts_url, **settings)
     warnings: list[str] = []
