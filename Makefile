@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo export bench clean
+.PHONY: help install test lint demo export bench package lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ export: install ## export your Spotify account into ./backups (ARGS="--blob-url 
 
 bench: install ## requests, wall time and memory against the simulator
 	@$(BIN)/python scripts/bench.py $(ARGS)
+
+PYTHON_VERSION ?= 3.12
+package: install ## zip functions/ with its dependencies for Linux x86_64 (PYTHON_VERSION=3.12)
+	@$(BIN)/python scripts/package.py --python-version $(PYTHON_VERSION)
+
+lock: install ## re-pin functions/requirements.txt from functions/requirements.in
+	@$(BIN)/python scripts/lock.py --python-version $(PYTHON_VERSION)
 
 clean: ## remove the virtualenv, node_modules and caches (never ./backups)
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache build *.egg-info
