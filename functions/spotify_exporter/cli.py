@@ -111,11 +111,14 @@ def _summary(result: ExportResult) -> str:
     return "\n".join(lines)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="spotify-exporter")
-def cli() -> None:
+@click.pass_context
+def cli(context: click.Context) -> None:
     """Back up a Spotify account: liked songs, playlists and their items, albums, artists,
     shows, episodes and audiobooks, as CSV + JSON snapshots."""
+    if context.invoked_subcommand is None:
+        click.echo(context.get_help())
 
 
 @cli.command()

@@ -128,12 +128,16 @@ class SpotifyClient:
             if isinstance(error, _TokenRefreshed):
                 return 0.0
             if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                self.stats.rate_limit_wait_s += error.retry_after_s
                 return error.retry_after_s
             return self._backoff(transient_failures)
 
         def count_retry(state: RetryCallState) -> None:
+            # tenacity computes the wait before it asks ``stop``, so waits are counted only here,
+            # once it is settled that we do wait
             self.stats.retries += 1
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+                self.stats.rate_limit_wait_s += error.retry_after_s
 
         try:
             for attempt in Retrying(

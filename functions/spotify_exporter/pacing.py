@@ -31,11 +31,12 @@ class RequestPacer:
         waited = 0.0
         while True:
             now = self._clock()
-            while self._sent and self._sent[0] <= now - self._window:
+            while self._sent and self._sent[0] + self._window <= now:
                 self._sent.popleft()
             if len(self._sent) < self._max:
                 self._sent.append(now)
                 return waited
-            pause = self._sent[0] + self._window - now
+            # a millisecond past the edge, so float rounding never leaves us a hair short of it
+            pause = self._sent[0] + self._window - now + 1e-3
             self._sleep(pause)
             waited += pause

@@ -1,0 +1,90 @@
+"""Injected faults: what can go wrong between an exporter and Spotify, made reproducible.
+
+Every random decision comes from ``random.Random(seed)``, drawn the same number of times per
+API request, so a run with the same requests in the same order sees the same faults. Token
+requests draw from a separate generator, so refreshing more or less often never shifts the
+faults the API answers with.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+
+SERVER_ERROR_STATUSES = (500, 502, 503)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault switches; all off by default (a perfect, instant Spotify)."""
+
+    seed: int = 0
+    #: seconds added to every API response (slept in the handler thread)
+    latency_s: float = 0.0
+    #: share of API requests answered 500/502/503
+    server_error_rate: float = 0.0
+    #: share of API requests answered 429 with ``Retry-After: retry_after_s``
+    rate_limit_rate: float = 0.0
+    retry_after_s: int = 1
+    #: share of API requests answered 200 with a truncated JSON body
+    malformed_rate: float = 0.0
+    #: after this many API requests every further one answers 429 (a long ban)
+    ban_after_requests: int | None = None
+    ban_retry_after_s: int = 3600
+    #: access tokens expire after this many seconds (401 on use)
+    token_lifetime_s: int = 3600
+    #: each refresh returns a new refresh token and invalidates the old one (single use)
+    rotate_refresh_tokens: bool = False
+    #: share of /api/token requests answered 503
+    token_error_rate: float = 0.0
+    #: path template -> status for endpoints refused to the app, e.g. {"/v1/me/audiobooks": 403}
+    unavailable: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rates = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.token_error_rate)
+        if any(not 0.0 <= rate <= 1.0 for rate in rates):
+            raise ValueError("fault rates are shares between 0 and 1")
+        if self.server_error_rate + self.rate_limit_rate + self.malformed_rate > 1.0:
+            raise ValueError("server_error_rate + rate_limit_rate + malformed_rate must not exceed 1")
+        if self.latency_s < 0 or self.token_lifetime_s < 0:
+            raise ValueError("latency_s and token_lifetime_s must not be negative")
+
+
+@dataclass(frozen=True)
+class Injected:
+    """The fault chosen for one request: ``kind`` is "server_error", "rate_limit" or "malformed"."""
+
+    kind: str
+    status: int
+
+
+class FaultPlan:
+    """Draws the random faults of a :class:`Faults` in a thread-safe, reproducible order."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self._api = random.Random(faults.seed)
+        self._token = random.Random(f"token:{faults.seed}")
+        self._lock = threading.Lock()
+
+    def next_api_fault(self) -> Injected | None:
+        """Two draws per request whether or not a fault fires, so the sequence never drifts."""
+        f = self.faults
+        with self._lock:
+            roll, pick = self._api.random(), self._api.random()
+        if roll < f.server_error_rate:
+            return Injected("server_error", SERVER_ERROR_STATUSES[int(pick * len(SERVER_ERROR_STATUSES))])
+        roll -= f.server_error_rate
+        if roll < f.rate_limit_rate:
+            return Injected("rate_limit", 429)
+        roll -= f.rate_limit_rate
+        if roll < f.malformed_rate:
+            return Injected("malformed", 200)
+        return None
+
+    def token_fails(self) -> bool:
+        if self.faults.token_error_rate <= 0:
+            return False
+        with self._lock:
+            return self._token.random() < self.faults.token_error_rate

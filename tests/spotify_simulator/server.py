@@ -1,0 +1,398 @@
+"""The simulator: Spotify's Web API and Accounts service over real HTTP on 127.0.0.1.
+
+One werkzeug server per simulator, in a daemon thread, one thread per connection. The WSGI app
+checks, in this order: a ban (429), the bearer token (401), the route (404/405), endpoints
+refused to the app (``Faults.unavailable``), random faults, and only then serves data. Data
+never changes while the server runs, so a retried request always gets the same page.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from . import truth
+from .faults import FaultPlan, Faults
+from .model import Account
+from .render import JSON, Renderer
+from .tokens import TokenStore
+
+T = TypeVar("T")
+PAGE = 50  # the largest page Spotify serves; what a perfect exporter asks for
+TOKEN_PATH = "/api/token"
+ERROR_MESSAGES = {
+    400: "Bad request",
+    401: "Invalid access token",
+    403: "Forbidden",
+    404: "Resource not found",
+    405: "Method not allowed",
+    429: "API rate limit exceeded",
+    500: "Server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+# endpoint names are the path templates the counters are keyed by
+URLS = Map(
+    [
+        Rule("/v1/me", endpoint="/v1/me", methods=["GET"]),
+        Rule("/v1/me/tracks", endpoint="/v1/me/tracks", methods=["GET"]),
+        Rule("/v1/me/playlists", endpoint="/v1/me/playlists", methods=["GET"]),
+        Rule("/v1/playlists/<id>/items", endpoint="/v1/playlists/{id}/items", methods=["GET"]),
+        Rule("/v1/playlists/<id>/tracks", endpoint="/v1/playlists/{id}/tracks", methods=["GET"]),
+        Rule("/v1/me/albums", endpoint="/v1/me/albums", methods=["GET"]),
+        Rule("/v1/me/following", endpoint="/v1/me/following", methods=["GET"]),
+        Rule("/v1/me/shows", endpoint="/v1/me/shows", methods=["GET"]),
+        Rule("/v1/me/episodes", endpoint="/v1/me/episodes", methods=["GET"]),
+        Rule("/v1/me/audiobooks", endpoint="/v1/me/audiobooks", methods=["GET"]),
+        Rule(TOKEN_PATH, endpoint=TOKEN_PATH, methods=["POST"]),
+    ],
+    strict_slashes=False,
+    merge_slashes=False,
+)
+
+
+class Reply:
+    """A response before it is encoded: status, JSON body, extra headers."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None, malformed: bool = False) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+        self.malformed = malformed
+
+
+def error(status: int, message: str | None = None, **extra: Any) -> Reply:
+    """Spotify's Web API error body."""
+    return Reply(
+        status, {"error": {"status": status, "message": message or ERROR_MESSAGES.get(status, "Error"), **extra}}
+    )
+
+
+def oauth_error(status: int, code: str, description: str) -> Reply:
+    """The Accounts service's (OAuth 2) error body."""
+    return Reply(status, {"error": code, "error_description": description})
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: the test output and ``make demo`` stay readable."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+class SpotifySimulator:
+    """A faithful stand-in for Spotify's Web API and Accounts service; see the package docstring."""
+
+    def __init__(
+        self,
+        account: Account,
+        faults: Faults | None = None,
+        record: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.account = account
+        self.faults = faults or Faults()
+        self.record = record
+        self.host = host
+        self.port = port
+        self._tokens = TokenStore(self.faults.token_lifetime_s, self.faults.rotate_refresh_tokens)
+        self._plan = FaultPlan(self.faults)
+        self._lock = threading.Lock()
+        self.requests_total = 0
+        self.token_requests = 0
+        self.counters: Counter[tuple[str, int]] = Counter()
+        self.responses: list[tuple[str, str, int, Any]] = []
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._render = Renderer(account, self.api_url)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> SpotifySimulator:
+        if self._server is not None:
+            return self
+        server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = server.server_port  # a restart binds the same port again: URLs stay valid
+        self._render = Renderer(self.account, self.api_url)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"spotify-simulator:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> SpotifySimulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- what tests read ---------------------------------------------------------------------
+
+    @property
+    def accounts_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.accounts_url}/v1"
+
+    @property
+    def client_id(self) -> str:
+        return self._tokens.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self._tokens.client_secret
+
+    @property
+    def refresh_token(self) -> str:
+        """The refresh token that works now (the newest one when tokens rotate)."""
+        return self._tokens.refresh_token
+
+    @property
+    def issued_access_tokens(self) -> list[str]:
+        return list(self._tokens.issued_access_tokens)
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token answers ``invalid_grant`` from now on (as after 6 months, or a revoked app)."""
+        self._tokens.revoke_refresh_tokens()
+
+    def expected_rows(self, dataset: str) -> list[dict[str, str]]:
+        return truth.expected_rows(self.account, dataset)
+
+    def minimal_requests(self) -> int:
+        """The fewest API requests that read everything, at 50 per page (an empty list still takes one)."""
+        a = self.account
+
+        def pages(n: int) -> int:
+            return max(1, math.ceil(n / PAGE))
+
+        total = 1 + sum(
+            pages(len(things))
+            for things in (a.liked, a.playlists, a.albums, a.artists, a.shows, a.episodes, a.audiobooks)
+        )
+        return total + sum(pages(len(p.entries)) if p.readable else 1 for p in a.playlists)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        adapter = URLS.bind_to_environ(environ)
+        template: str = request.path
+        args: Mapping[str, Any] = {}
+        routing_error: HTTPException | None = None
+        try:
+            endpoint, args = adapter.match()
+            template = str(endpoint)
+        except (NotFound, MethodNotAllowed) as exc:
+            routing_error = exc
+        if template == TOKEN_PATH or (routing_error is not None and request.path == TOKEN_PATH):
+            reply = self._token(request, routing_error)
+        elif request.path.startswith("/v1/") or request.path == "/v1":
+            reply = self._api(request, template, args, routing_error)
+        else:
+            reply = error(404, "Service not found")
+        response = self._encode(request.method, template, reply)
+        return response(environ, start_response)
+
+    def _encode(self, method: str, template: str, reply: Reply) -> Response:
+        text = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
+        recorded: Any = reply.body
+        if reply.malformed:
+            text = text[: max(1, len(text) // 2)]  # cut mid-document: not JSON any more
+            recorded = text
+        with self._lock:
+            self.counters[(template, reply.status)] += 1
+            if self.record:
+                self.responses.append((method, template, reply.status, recorded))
+        return Response(
+            text.encode("utf-8"),
+            status=reply.status,
+            headers=reply.headers,
+            content_type="application/json; charset=utf-8",
+        )
+
+    def _token(self, request: Request, routing_error: HTTPException | None) -> Reply:
+        with self._lock:
+            self.token_requests += 1
+        if routing_error is not None:
+            return oauth_error(405, "invalid_request", "Only POST is supported")
+        if self._plan.token_fails():
+            return oauth_error(503, "server_error", "The server is temporarily unavailable")
+        form = {key: request.form[key] for key in request.form}
+        if not self._tokens.client_ok(request.headers.get("Authorization"), form):
+            return oauth_error(401, "invalid_client", "Invalid client")
+        grant = form.get("grant_type")
+        if grant != "refresh_token":
+            return oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token")
+        if not form.get("refresh_token"):
+            return oauth_error(400, "invalid_request", "refresh_token must be supplied")
+        body = self._tokens.refresh(form["refresh_token"])
+        if body is None:
+            return oauth_error(400, "invalid_grant", "Invalid refresh token")
+        return Reply(200, body)
+
+    def _api(
+        self, request: Request, template: str, args: Mapping[str, Any], routing_error: HTTPException | None
+    ) -> Reply:
+        with self._lock:
+            self.requests_total += 1
+            number = self.requests_total
+        f = self.faults
+        if f.latency_s:
+            time.sleep(f.latency_s)
+        if f.ban_after_requests is not None and number > f.ban_after_requests:
+            retry = {"Retry-After": str(f.ban_retry_after_s)}
+            return Reply(429, error(429, reason="QUOTA_EXCEEDED").body, retry)
+        problem = self._tokens.access_problem(request.headers.get("Authorization"))
+        if problem is not None:
+            return error(401, problem)
+        if isinstance(routing_error, MethodNotAllowed):
+            return error(405)
+        if routing_error is not None:
+            return error(404, "Service not found")
+        if template in f.unavailable:
+            status = f.unavailable[template]
+            reply = error(status)
+            if status == 429:
+                reply.headers["Retry-After"] = str(f.retry_after_s)
+            return reply
+        fault = self._plan.next_api_fault()
+        if fault is not None and fault.kind == "server_error":
+            return error(fault.status)
+        if fault is not None and fault.kind == "rate_limit":
+            return Reply(429, error(429).body, {"Retry-After": str(f.retry_after_s)})
+        reply = self._serve(request, template, args)
+        if fault is not None and fault.kind == "malformed" and reply.status == 200:
+            reply.malformed = True
+        return reply
+
+    # -- data --------------------------------------------------------------------------------
+
+    def _serve(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
+        a, r = self.account, self._render
+        if template == "/v1/me":
+            return Reply(200, r.private_user())
+        if template == "/v1/me/following":
+            return self._following(request)
+        if template == "/v1/playlists/{id}/tracks":
+            return error(403, "Forbidden: use /playlists/{id}/items")
+        if template == "/v1/playlists/{id}/items":
+            playlist = a.playlist(str(args["id"]))
+            if playlist is None:
+                return error(404, "Resource not found")
+            if not playlist.readable:
+                return error(403, "Forbidden")
+            types = {t.strip() for t in request.args.get("additional_types", "").split(",")}
+            episodes = "episode" in types
+            return self._offset_page(request, playlist.entries, lambda e: r.playlist_item(e, episodes))
+        saved: dict[str, tuple[Sequence[Any], Callable[[Any], JSON]]] = {
+            "/v1/me/tracks": (a.liked, r.saved_track),
+            "/v1/me/playlists": (a.playlists, r.playlist_simple),
+            "/v1/me/albums": (a.albums, r.saved_album),
+            "/v1/me/shows": (a.shows, r.saved_show),
+            "/v1/me/episodes": (a.episodes, r.saved_episode),
+            "/v1/me/audiobooks": (a.audiobooks, r.saved_audiobook),
+        }
+        things, render = saved[template]
+        return self._offset_page(request, things, render)
+
+    def _limit(self, request: Request) -> int | Reply:
+        raw = request.args.get("limit", "20")
+        try:
+            limit = int(raw)
+        except ValueError:
+            return error(400, "Invalid limit")
+        return limit if 1 <= limit <= PAGE else error(400, "Invalid limit")
+
+    def _url(self, request: Request, **overrides: str | int) -> str:
+        """This request's URL on the simulator with some query parameters replaced (in front)."""
+        rest = [(k, v) for k, v in request.args.items(multi=True) if k not in overrides]
+        query = urlencode([*((k, str(v)) for k, v in overrides.items()), *rest], quote_via=quote, safe=",")
+        return f"{self.accounts_url}{request.path}?{query}"
+
+    def _offset_page(self, request: Request, things: Sequence[T], render: Callable[[T], JSON]) -> Reply:
+        limit = self._limit(request)
+        if isinstance(limit, Reply):
+            return limit
+        try:
+            offset = int(request.args.get("offset", "0"))
+        except ValueError:
+            return error(400, "Invalid offset")
+        if offset < 0:
+            return error(400, "Invalid offset")
+        total = len(things)
+        end = min(offset + limit, total)
+        return Reply(
+            200,
+            {
+                "href": self._url(request, offset=offset, limit=limit),
+                "items": [render(thing) for thing in things[offset:end]],
+                "limit": limit,
+                "next": self._url(request, offset=offset + limit, limit=limit) if offset + limit < total else None,
+                "offset": offset,
+                "previous": self._url(request, offset=max(0, offset - limit), limit=limit) if offset > 0 else None,
+                "total": total,
+            },
+        )
+
+    def _following(self, request: Request) -> Reply:
+        """Cursor paging: artists in id order, ``after`` the last id seen; next and after null at the end."""
+        kind = request.args.get("type")
+        if kind is None:
+            return error(400, "Missing parameter type")
+        if kind != "artist":
+            return error(400, "Only valid type is artist")
+        limit = self._limit(request)
+        if isinstance(limit, Reply):
+            return limit
+        catalog = self.account.catalog
+        artists = [catalog.artist(i) for i in self.account.artists]
+        after = request.args.get("after")
+        start = 0 if after is None else next((n for n, x in enumerate(artists) if x.id > after), len(artists))
+        page = artists[start : start + limit]
+        more = start + limit < len(artists)
+        last = page[-1].id if page and more else None
+        return Reply(
+            200,
+            {
+                "artists": {
+                    "href": self._url(request, type="artist", limit=limit),
+                    "items": [self._render.artist_full(x) for x in page],
+                    "limit": limit,
+                    "next": self._url(request, type="artist", after=last or "", limit=limit) if more else None,
+                    "cursors": {"after": last},
+                    "total": len(artists),
+                }
+            },
+        )

@@ -1,0 +1,83 @@
+"""The Accounts service's state: app credentials, refresh tokens and issued access tokens.
+
+Credentials are random per simulator (they are fake, but a test that looks for leaked secrets
+needs values that cannot appear by accident).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+SCOPES = "playlist-read-private playlist-read-collaborative user-follow-read user-library-read user-read-private"
+
+
+class TokenStore:
+    def __init__(self, lifetime_s: int, rotate: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client_id = secrets.token_hex(16)
+        self.client_secret = secrets.token_hex(16)
+        self.lifetime_s = lifetime_s
+        self.rotate = rotate
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.refresh_token = self._new_refresh_token()
+        self._valid_refresh = {self.refresh_token}
+        self._access: dict[str, float] = {}  # token -> expiry on the clock
+        self.issued_access_tokens: list[str] = []
+
+    @staticmethod
+    def _new_refresh_token() -> str:
+        return "AQ" + secrets.token_urlsafe(96)
+
+    def client_ok(self, authorization: str | None, form: dict[str, str]) -> bool:
+        """HTTP Basic ``client_id:client_secret``, or both in the form body."""
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        if authorization and authorization.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            client_id, _, client_secret = decoded.partition(":")
+        return client_id == self.client_id and client_secret == self.client_secret
+
+    def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        """A token response, or None for an unknown, used (rotation) or revoked refresh token."""
+        with self._lock:
+            if refresh_token not in self._valid_refresh:
+                return None
+            access = "BQ" + secrets.token_urlsafe(96)
+            self._access[access] = self._clock() + self.lifetime_s
+            self.issued_access_tokens.append(access)
+            body: dict[str, Any] = {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": self.lifetime_s,
+                "scope": SCOPES,
+            }
+            if self.rotate:
+                self._valid_refresh.discard(refresh_token)
+                self.refresh_token = self._new_refresh_token()
+                self._valid_refresh.add(self.refresh_token)
+                body["refresh_token"] = self.refresh_token
+            return body
+
+    def access_problem(self, authorization: str | None) -> str | None:
+        """None when the bearer token is good, else Spotify's 401 message."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return "No token provided"
+        with self._lock:
+            expiry = self._access.get(authorization[7:].strip())
+        if expiry is None:
+            return "Invalid access token"
+        if self._clock() >= expiry:
+            return "The access token expired"
+        return None
+
+    def revoke_refresh_tokens(self) -> None:
+        with self._lock:
+            self._valid_refresh.clear()
