@@ -37,6 +37,8 @@ class Measurement:
     wall_s: float
     peak_rss_mb: float
     exit_status: int
+    exporter_cpu_s: float
+    simulator_cpu_s: float
 
 
 def measure(account_size: str, latency_s: float) -> Measurement:
@@ -55,15 +57,18 @@ def measure(account_size: str, latency_s: float) -> Measurement:
             "--max-requests-per-30s", "1000000",
         ]  # fmt: skip
         started = time.monotonic()
+        own_cpu = time.process_time()
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, wait_status, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - started
+        simulator_cpu = time.process_time() - own_cpu
         child.returncode = os.waitstatus_to_exitcode(wait_status)
         if child.returncode != 0 and child.stderr is not None:
             sys.stderr.write(child.stderr.read().decode(errors="replace"))
         return Measurement(
-            latency_s, sim.requests_total, sim.minimal_requests(), wall, usage.ru_maxrss / 1024, child.returncode
-        )
+            latency_s, sim.requests_total, sim.minimal_requests(), wall, usage.ru_maxrss / 1024, child.returncode,
+            usage.ru_utime + usage.ru_stime, simulator_cpu,
+        )  # fmt: skip
 
 
 def verdict(ok: bool) -> str:
@@ -79,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     account = build_account(args.account)
     print(f"account '{args.account}': {account.describe()}")
     print(
-        "| latency | requests | minimal | ratio | wall s | requests x latency s | ratio | peak RSS MB |\n"
-        "|---|---|---|---|---|---|---|---|"
+        "| latency | requests | minimal | ratio | wall s | requests x latency s | ratio | peak RSS MB "
+        "| exporter CPU s | simulator CPU s |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     ok = True
     for latency_ms in args.latency_ms:
@@ -92,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {latency_ms:g} ms | {m.requests} | {m.minimal} | {ratio:.3f} {verdict(ratio <= TARGET_REQUESTS)} "
             f"| {m.wall_s:.1f} | {floor:.1f} | "
             + (f"{wall_ratio:.3f} {verdict(wall_ratio <= TARGET_WALL)}" if floor else "n/a")
-            + f" | {m.peak_rss_mb:.0f} {verdict(m.peak_rss_mb <= TARGET_RSS_MB)} |",
+            + f" | {m.peak_rss_mb:.0f} {verdict(m.peak_rss_mb <= TARGET_RSS_MB)} "
+            f"| {m.exporter_cpu_s:.1f} | {m.simulator_cpu_s:.1f} |",
             flush=True,
         )
         ok &= m.exit_status == 0 and ratio <= TARGET_REQUESTS and m.peak_rss_mb <= TARGET_RSS_MB

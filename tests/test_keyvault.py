@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
+from azure.core.exceptions import HttpResponseError
 from azure.keyvault.secrets import SecretClient
+from keyvault_standin import KeyVaultStandIn, jwt_claims, make_jwt
 
-from keyvault_standin import KeyVaultStandIn, make_jwt
 from spotify_exporter.credentials import SpotifyCredentials
 from spotify_exporter.errors import ConfigError
 from spotify_exporter.keyvault import AUTHORIZED_AT_TAG, KeyVaultSecrets, SecretNames, vault_url
@@ -83,7 +84,8 @@ def test_the_key_vault_challenge_really_happens(keyvault: KeyVaultStandIn) -> No
     # one token, from the managed-identity endpoint, for the resource the challenge named
     (token_request,) = keyvault.token_requests
     assert token_request.bearer and token_request.status == 200  # bearer: the X-IDENTITY-HEADER matched
-    (claims,) = keyvault.issued_tokens.values()
+    (token,) = keyvault.issued_tokens
+    claims = jwt_claims(token)
     assert claims["aud"] == keyvault.resource
     assert claims["iss"] == f"https://sts.windows.net/{keyvault.tenant_id}/"
 
@@ -168,6 +170,26 @@ def test_store_authorization_writes_all_three_with_the_time(keyvault: KeyVaultSt
     loaded = KeyVaultSecrets(keyvault.url, keyvault.credential(), names)
     loaded.load()
     assert loaded.authorized_at == datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def test_the_standin_serves_versions_and_lists_like_key_vault(keyvault: KeyVaultStandIn) -> None:
+    """What the exporter does not use yet, checked through the SDK so the stand-in stays honest."""
+    seed(keyvault)
+    first = keyvault.versions(NAMES.refresh_token)[0]
+    client = SecretClient(keyvault.url, keyvault.credential())
+    client.set_secret(NAMES.refresh_token, ROTATED_TOKEN)
+
+    assert client.get_secret(NAMES.refresh_token, first.version).value == REFRESH_TOKEN
+    latest = client.get_secret(NAMES.refresh_token)
+    assert latest.value == ROTATED_TOKEN and latest.properties.version != first.version
+    assert latest.id == f"{keyvault.url}/secrets/{NAMES.refresh_token}/{latest.properties.version}"
+    assert sorted(p.name or "" for p in client.list_properties_of_secrets()) == sorted(
+        [NAMES.client_id, NAMES.client_secret, NAMES.refresh_token]
+    )
+    keyvault.deny("list")
+    with pytest.raises(HttpResponseError) as raised:
+        list(client.list_properties_of_secrets())
+    assert raised.value.status_code == 403
 
 
 # -- refusals ---------------------------------------------------------------------------------
@@ -312,3 +334,13 @@ def test_a_bad_vault_name_is_named(given: str) -> None:
     with pytest.raises(ConfigError, match="Key Vault") as raised:
         vault_url(given)
     assert repr(given) in str(raised.value)
+
+
+def test_a_server_whose_challenge_is_for_another_domain_is_not_taken_for_the_vault(keyvault: KeyVaultStandIn) -> None:
+    """The SDK's challenge-resource check stays on: by name, the stand-in is not at ``localhost``."""
+    seed(keyvault)
+    elsewhere = keyvault.url.replace("127.0.0.1", "localhost")
+    message = load_error(KeyVaultSecrets(elsewhere, keyvault.credential()))
+    assert message.startswith(f"{elsewhere} is not a Key Vault: its sign-in challenge is for another domain")
+    assert "verify_challenge_resource" not in message
+    assert not keyvault.token_requests  # no token was fetched for a foreign resource

@@ -22,6 +22,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
@@ -212,8 +213,8 @@ class SpotifyClient:
         status = response.status_code
         if status == 200:
             try:
-                body = response.json()
-            except ValueError:
+                body = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
                 raise _Transient("a malformed JSON body") from None
             if not isinstance(body, dict):
                 raise _Transient("a JSON body that is not an object")

@@ -224,6 +224,8 @@ class KeyVaultSecrets:
                 self._client.set_secret(name, value, tags=tags, content_type=CONTENT_TYPE)
             except AzureError as exc:
                 raise self._error(exc, name, "set", secrets) from None
+            except ValueError as exc:
+                raise self._foreign_challenge(exc) from None
         self._token_tags = {AUTHORIZED_AT_TAG: tag}
         self._token_content_type = CONTENT_TYPE
         self.authorized_at = parse_authorized_at(tag)
@@ -235,17 +237,22 @@ class KeyVaultSecrets:
             return self._client.get_secret(name)
         except AzureError as exc:
             raise self._error(exc, name, "get") from None
-        except ValueError as exc:  # the challenge policy refuses a token for a foreign domain
-            raise ConfigError(
-                f"{self.url} answered with a sign-in challenge for another domain, so it is not this "
-                f"Key Vault ({_first_line(str(exc))}); check the vault name or URL"
-            ) from None
+        except ValueError as exc:
+            raise self._foreign_challenge(exc) from None
 
     def _remember(self, secret: KeyVaultSecret) -> None:
         tags = dict(secret.properties.tags or {})
         self._token_tags = tags
         self._token_content_type = secret.properties.content_type
         self.authorized_at = parse_authorized_at(tags.get(AUTHORIZED_AT_TAG))
+
+    def _foreign_challenge(self, exc: ValueError) -> ConfigError:
+        """The SDK refuses a challenge whose resource is not the vault's domain: not a Key Vault URL."""
+        detail = _first_line(str(exc)).split(". ")[0]  # the rest advises turning the check off: no
+        return ConfigError(
+            f"{self.url} is not a Key Vault: its sign-in challenge is for another domain ({detail}); "
+            "check the vault name or URL"
+        )
 
     def _error(self, exc: AzureError, name: str, permission: str, secrets: tuple[str, ...] = ()) -> ConfigError:
         """One actionable line for an SDK error while reading or writing secret ``name``."""

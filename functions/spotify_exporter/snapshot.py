@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
+import orjson
+
 from .stores import SnapshotStore
 
 FORMAT_VERSION = 1
@@ -110,7 +112,7 @@ class DatasetSink:
 
     def add(self, row: dict[str, object], raw: object) -> None:
         self._csv.writerow([csv_cell(row.get(column)) for column in self._columns])
-        self._json.write(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self._json.write(orjson.dumps(raw) + b"\n")
         self.rows += 1
 
 
@@ -139,7 +141,7 @@ class SnapshotWriter:
                 io.BufferedWriter(csv_hash, 1 << 16), encoding="utf-8-sig", newline="", write_through=False
             )
             json_buffer = io.BufferedWriter(json_hash, 1 << 16)
-            json_gz = gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=json_buffer, mtime=0)
+            json_gz = gzip.GzipFile(filename="", mode="wb", compresslevel=3, fileobj=json_buffer, mtime=0)
             sink = DatasetSink(columns, csv_text, json_gz)
             yield sink
             csv_text.flush()
