@@ -14,11 +14,12 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from keyvault_standin import LocalCA
 
 #: Azurite's fixed development account (public, documented by Microsoft; not a secret)
 ACCOUNT_NAME = "devstoreaccount1"
@@ -35,6 +36,7 @@ class Azurite:
 
     host: str
     port: int
+    scheme: str = "http"
 
     @property
     def account_name(self) -> str:
@@ -47,12 +49,12 @@ class Azurite:
     @property
     def blob_endpoint(self) -> str:
         """The account URL, path-style as emulators use it: ``http://127.0.0.1:PORT/devstoreaccount1``."""
-        return f"http://{self.host}:{self.port}/{ACCOUNT_NAME}"
+        return f"{self.scheme}://{self.host}:{self.port}/{ACCOUNT_NAME}"
 
     @property
     def connection_string(self) -> str:
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint={self.blob_endpoint};"
         )
 
@@ -93,7 +95,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=5)
 
 
-def _start(workdir: Path, host: str, port: int) -> subprocess.Popen[bytes] | str:
+def _start(workdir: Path, host: str, port: int, extra: Sequence[str] = ()) -> subprocess.Popen[bytes] | str:
     """The running process, or the reason it did not come up (its stderr)."""
     log_path = workdir / f"azurite-{port}.log"
     command = [
@@ -107,6 +109,7 @@ def _start(workdir: Path, host: str, port: int) -> subprocess.Popen[bytes] | str
         "--skipApiVersionCheck",
         "--loose",
         "--disableTelemetry",
+        *extra,
     ]
     # --location cannot be combined with --inMemoryPersistence; cwd keeps any stray files in workdir.
     # Output goes to a file, not a pipe: a full pipe would block Azurite, and tests stay quiet
@@ -135,9 +138,7 @@ def _start(workdir: Path, host: str, port: int) -> subprocess.Popen[bytes] | str
     return f"Azurite exited with code {process.returncode}:\n{output}"
 
 
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """Azurite Blob on a free port of 127.0.0.1, in memory; stopped at the end of the session."""
+def _run(tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[str] = ()) -> Iterator[Azurite]:
     if not AZURITE_BIN.exists():
         pytest.fail(
             f"Azurite is not installed ({AZURITE_BIN.relative_to(REPO_ROOT)} is missing); "
@@ -149,7 +150,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     failure = ""
     for _attempt in range(3):  # another process may grab the free port before Azurite binds it
         port = free_port(host)
-        started = _start(workdir, host, port)
+        started = _start(workdir, host, port, extra)
         if not isinstance(started, str):
             break
         failure = started
@@ -158,9 +159,27 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     else:
         pytest.fail(failure, pytrace=False)
     try:
-        yield Azurite(host, port)
+        yield Azurite(host, port, scheme)
     finally:
         _stop(started)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite Blob on a free port of 127.0.0.1, in memory; stopped at the end of the session."""
+    yield from _run(tmp_path_factory, "http")
+
+
+@pytest.fixture(scope="session")
+def azurite_oauth(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> Iterator[Azurite]:
+    """Azurite over HTTPS that accepts Entra ID bearer tokens (``--oauth basic``), as Azure Storage
+    does for a managed identity: the stand-in's tokens (keyvault_standin) sign in to it."""
+    tls = tmp_path_factory.mktemp("azurite-tls")
+    certificate = local_ca.ca.issue_cert("127.0.0.1")
+    certificate.private_key_pem.write_to_path(str(tls / "key.pem"))
+    certificate.cert_chain_pems[0].write_to_path(str(tls / "cert.pem"))
+    extra = ["--oauth", "basic", "--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem")]
+    yield from _run(tmp_path_factory, "https", extra)
 
 
 @pytest.fixture
@@ -169,4 +188,4 @@ def blob_container() -> str:
     return f"test-{uuid.uuid4().hex[:16]}"
 
 
-__all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "azurite", "blob_container", "free_port"]
+__all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "azurite", "azurite_oauth", "blob_container", "free_port"]

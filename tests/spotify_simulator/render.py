@@ -220,7 +220,7 @@ class Renderer:
             "release_date_precision": "day",
             "type": "episode",
             "uri": f"spotify:episode:{episode.id}",
-
+            "show": self.show_simple(episode.show),
         }
 
     def audiobook_full(self, book: AudiobookRec) -> JSON:
