@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo export bench package lock clean
+.PHONY: help install test lint demo export auth bench package lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ demo: install ## export the bundled simulator's demo account into ./backups
 
 export: install ## export your Spotify account into ./backups (ARGS="--blob-url ..." for Azure)
 	@$(BIN)/spotify-exporter export $(ARGS)
+
+auth: install ## authorize your Spotify account once (ARGS="--vault NAME" for Key Vault, --no-browser, --restore)
+	@$(BIN)/python scripts/auth.py $(if $(VAULT),--vault $(VAULT)) $(ARGS)
 
 bench: install ## requests, wall time and memory against the simulator
 	@$(BIN)/python scripts/bench.py $(ARGS)

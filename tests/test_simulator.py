@@ -208,9 +208,15 @@ def recorded() -> Iterator[tuple[Recorded, dict[str, list[Any]]]]:
     yield responses, found
 
 
+@pytest.fixture(scope="module")
+def validator() -> SpecValidator:
+    return SpecValidator()
+
+
 @needs_spec
-def test_every_body_served_validates_against_the_spec(recorded: tuple[Recorded, dict[str, list[Any]]]) -> None:
-    validator = SpecValidator()
+def test_every_body_served_validates_against_the_spec(
+    recorded: tuple[Recorded, dict[str, list[Any]]], validator: SpecValidator
+) -> None:
     api = [(template, status, body) for _, template, status, body in recorded[0] if template.startswith("/v1/")]
     errors = [e for template, status, body in api for e in validator.errors(template, status, body)]
     assert not errors, "\n".join(errors[:20])
@@ -224,9 +230,10 @@ def test_every_body_served_validates_against_the_spec(recorded: tuple[Recorded, 
 
 
 @needs_spec
-def test_nulls_appear_only_where_spotify_documents_them(recorded: tuple[Recorded, dict[str, list[Any]]]) -> None:
+def test_nulls_appear_only_where_spotify_documents_them(
+    recorded: tuple[Recorded, dict[str, list[Any]]], validator: SpecValidator
+) -> None:
     """Strict spec (no NULLABLE relaxations) passes once exactly the documented nulls are taken out."""
-    validator = SpecValidator()
     errors = [
         e
         for _, template, status, body in recorded[0]
@@ -242,9 +249,10 @@ def test_nulls_appear_only_where_spotify_documents_them(recorded: tuple[Recorded
 
 
 @needs_spec
-def test_the_validator_catches_a_drifted_shape(recorded: tuple[Recorded, dict[str, list[Any]]]) -> None:
+def test_the_validator_catches_a_drifted_shape(
+    recorded: tuple[Recorded, dict[str, list[Any]]], validator: SpecValidator
+) -> None:
     """The checks above mean something only if a wrong body fails: break one thing at a time."""
-    validator = SpecValidator()
     page = next(b for _, t, s, b in recorded[0] if t == ITEMS and s == 200 and len(b["items"]) > 10)
     assert validator.errors(ITEMS, 200, page) == []
     kinds = {e["item"]["type"] if e["item"] else None for e in page["items"]}
@@ -288,7 +296,7 @@ def test_token_bodies_follow_oauth(recorded: tuple[Recorded, dict[str, list[Any]
 # -- ground truth --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", ["tiny", "small"])
+@pytest.mark.parametrize("size", ["tiny", "small", "demo"])
 def test_ground_truth_equals_what_is_served(size: str) -> None:
     """Rows from the model (``expected_rows``) and rows from the served JSON agree, row by row."""
     with SpotifySimulator(build_account(size)) as sim:
@@ -548,6 +556,17 @@ def test_token_endpoint_client_auth_and_grants() -> None:
         sim.revoke_refresh_tokens()
         assert refresh(sim).json()["error"] == "invalid_grant"
         assert sim.token_requests == 7 and sim.requests_total == 0
+
+
+def test_token_faults_only_when_asked_for_and_bad_fault_settings_are_refused() -> None:
+    with SpotifySimulator(build_account("tiny"), faults=Faults(server_error_rate=1.0)) as sim:
+        assert refresh(sim).status_code == 200, "API faults never hit the token endpoint"
+    with SpotifySimulator(build_account("tiny"), faults=Faults(token_error_rate=1.0)) as sim:
+        response = refresh(sim)
+        assert response.status_code == 503 and response.json()["error"] == "server_error"
+    for bad in ({"server_error_rate": 1.5}, {"rate_limit_rate": 0.6, "malformed_rate": 0.6}, {"latency_s": -1}):
+        with pytest.raises(ValueError):
+            Faults(**bad)
 
 
 def test_rotating_refresh_tokens_are_single_use() -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from .credentials import SpotifyCredentials
 from .errors import AuthExpiredError, ClientRejectedError, ExporterError
+from .token_age import age_detail
 
 #: renew this many seconds before the announced expiry, so a token never dies mid-request
 EXPIRY_MARGIN_S = 60.0
@@ -38,6 +40,7 @@ class SpotifyAuth:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = 4,
+        authorized_at: datetime | None = None,
     ) -> None:
         self._session = session
         self._token_url = accounts_url.rstrip("/") + "/api/token"
@@ -47,6 +50,7 @@ class SpotifyAuth:
         self._clock = clock
         self._sleep = sleep
         self._attempts = attempts
+        self._authorized_at = authorized_at
         self._access_token: str | None = None
         self._expires_at = 0.0
         self.refreshes = 0
@@ -103,7 +107,7 @@ class SpotifyAuth:
             return body
         code = str(body.get("error", ""))
         if code == "invalid_grant":
-            raise AuthExpiredError()
+            raise AuthExpiredError(age_detail(self._authorized_at, datetime.now(UTC)))
         if code == "invalid_client" or response.status_code == 401:
             raise ClientRejectedError()
         if response.status_code == 200:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import requests
 
@@ -14,6 +15,7 @@ from .auth import SpotifyAuth
 from .client import SpotifyClient
 from .credentials import SecretSource
 from .settings import ClientSettings
+from .token_age import expiry_warning
 
 log = logging.getLogger("spotify_exporter")
 
@@ -33,6 +35,11 @@ def connect(
     ``time_budget_s`` ends the run as partial before a host (e.g. the Functions timeout) kills it.
     """
     credentials = secrets.load()
+    authorized_at = secrets.authorized_at
+    warning = expiry_warning(authorized_at, datetime.now(UTC), settings.token_warn_days)
+    if warning:
+        log.warning("%s", warning)
+        warnings.append(warning)
     session = requests.Session()
     session.headers["User-Agent"] = f"spotify-exporter/{__version__}"
 
@@ -45,5 +52,8 @@ def connect(
             log.info("Spotify issued a new refresh token; saved it to %s", secrets.description)
 
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
-    auth = SpotifyAuth(session, settings.accounts_url, credentials, keep_rotated_token, timeout=timeout, sleep=sleep)
+    auth = SpotifyAuth(
+        session, settings.accounts_url, credentials, keep_rotated_token,
+        timeout=timeout, sleep=sleep, authorized_at=authorized_at,
+    )  # fmt: skip
     return SpotifyClient(session, auth, settings, sleep=sleep, time_budget_s=time_budget_s)

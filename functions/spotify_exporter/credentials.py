@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from dotenv import dotenv_values, set_key
 
 from .errors import ConfigError
+from .token_age import parse_authorized_at
 
 CLIENT_ID = "SPOTIFY_CLIENT_ID"
 CLIENT_SECRET = "SPOTIFY_CLIENT_SECRET"
 REFRESH_TOKEN = "SPOTIFY_REFRESH_TOKEN"
+AUTHORIZED_AT = "SPOTIFY_AUTHORIZED_AT"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,11 @@ class SecretSource(Protocol):
 
     def load(self) -> SpotifyCredentials: ...
 
+    @property
+    def authorized_at(self) -> datetime | None:
+        """When the user authorized the refresh token (known after ``load``), if recorded."""
+        ...
+
     def save_refresh_token(self, refresh_token: str) -> str | None:
         """Persist a rotated token; return a warning for the user when it could not be kept."""
         ...
@@ -58,6 +66,7 @@ class EnvironmentSecrets:
         self._environ = os.environ if environ is None else environ
         self._dotenv_path = dotenv_path
         self._token_from_file = False
+        self._authorized_at: datetime | None = None
 
     @property
     def description(self) -> str:
@@ -84,9 +93,16 @@ class EnvironmentSecrets:
                 "or in a .env file (run `make auth` to get a refresh token)"
             )
         self._token_from_file = not self._environ.get(REFRESH_TOKEN)
+        authorized_at = self._environ.get(AUTHORIZED_AT) if not self._token_from_file else from_file.get(AUTHORIZED_AT)
+        self._authorized_at = parse_authorized_at(authorized_at)
         return SpotifyCredentials(values[CLIENT_ID], values[CLIENT_SECRET], values[REFRESH_TOKEN])
 
+    @property
+    def authorized_at(self) -> datetime | None:
+        return self._authorized_at
+
     def save_refresh_token(self, refresh_token: str) -> str | None:
+        """Write the rotated token to ``.env``; its ``SPOTIFY_AUTHORIZED_AT`` stays, as Spotify's clock does."""
         if not self._token_from_file or self._dotenv_path is None:
             return (
                 f"Spotify issued a new refresh token but {REFRESH_TOKEN} comes from the environment, "

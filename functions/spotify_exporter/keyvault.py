@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ from azure.core.exceptions import (
 
 from .credentials import SpotifyCredentials
 from .errors import ConfigError
+from .token_age import format_authorized_at, parse_authorized_at
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -78,26 +79,6 @@ def vault_url(name_or_url: str) -> str:
             "starting with a letter and ending with a letter or digit"
         )
     return f"https://{value.lower()}.vault.azure.net"
-
-
-def format_authorized_at(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, as the tag is stored (a naive time is taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_authorized_at(value: str | None) -> datetime | None:
-    """The tag as an aware UTC time, or None when it is missing or not a time (it only feeds warnings)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 class KeyVaultSecrets:

@@ -31,6 +31,8 @@ class ClientSettings:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
     page_limit: int = 50
+    #: warn this many days before the refresh token's six-month limit
+    token_warn_days: float = 14.0
 
 
 _ENV_NAMES = {
@@ -44,6 +46,7 @@ _ENV_NAMES = {
     "backoff_max_s": "SPOTIFY_BACKOFF_MAX_S",
     "connect_timeout_s": "SPOTIFY_CONNECT_TIMEOUT_S",
     "read_timeout_s": "SPOTIFY_READ_TIMEOUT_S",
+    "token_warn_days": "SPOTIFY_TOKEN_WARN_DAYS",
 }
 
 

@@ -15,9 +15,9 @@ from . import edge_cases
 from .catalog import (
     ADJECTIVES,
     NOUNS,
-    PLAYLIST,
-    SNAPSHOT,
+    SLOTS,
     Catalog,
+    Domain,
     base62,
     hash_of,
     spotify_id,
@@ -93,7 +93,7 @@ class _Builder:
 
     def _random_track(self) -> int:
         catalog = self.account.catalog
-        return catalog.track_index(self.rng.randrange(catalog.n_albums), self.rng.randrange(16))
+        return catalog.track_index(self.rng.randrange(catalog.n_albums), self.rng.randrange(SLOTS))
 
     def _distinct(self, count: int, population: int) -> list[int]:
         return self.rng.sample(range(population), min(count, population))
@@ -126,7 +126,7 @@ class _Builder:
 
     def _new_id(self) -> str:
         self.playlist_count += 1
-        return spotify_id(PLAYLIST, self.account.seed, self.playlist_count)
+        return spotify_id(Domain.PLAYLIST, self.account.seed, self.playlist_count)
 
     def _fill(self, count: int, adders: tuple[int, ...], sprinkle: float) -> list[Entry]:
         """``count`` entries added in order over the playlist's life; a ``sprinkle`` of odd ones."""
@@ -201,7 +201,7 @@ class _Builder:
 
 def _snapshot_id(seed: int, playlist: Playlist) -> str:
     """Opaque, and like Spotify's: equal id, unchanged contents."""
-    parts = [SNAPSHOT, seed, len(playlist.entries)]
+    parts = [Domain.SNAPSHOT, seed, len(playlist.entries)]
     for entry in playlist.entries[:64]:
         parts += (KIND_CODES[entry.kind], entry.ref, -1 if entry.added_at is None else entry.added_at)
     content = hash_of(*parts)

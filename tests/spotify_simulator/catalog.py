@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from enum import IntEnum
 from urllib.parse import quote_plus
 
 MASK = (1 << 64) - 1
@@ -17,8 +18,19 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: catalogue slots per album: album ``a`` holds tracks ``a * SLOTS .. a * SLOTS + total_tracks - 1``
 SLOTS = 16
 
-# hash domains, so that track 7 and album 7 get unrelated ids
-TRACK, ALBUM, ARTIST, SHOW, EPISODE, AUDIOBOOK, PLAYLIST, USER, SNAPSHOT, MISC = range(1, 11)
+
+class Domain(IntEnum):
+    """Hash domains, so that track 7 and album 7 get unrelated ids."""
+
+    TRACK = 1
+    ALBUM = 2
+    ARTIST = 3
+    SHOW = 4
+    EPISODE = 5
+    AUDIOBOOK = 6
+    PLAYLIST = 7
+    USER = 8
+    SNAPSHOT = 9
 
 
 def mix64(value: int) -> int:
@@ -52,10 +64,6 @@ def spotify_id(domain: int, seed: int, index: int) -> str:
     first = hash_of(domain, seed, index)
     raw = first.to_bytes(8, "big") + mix64(first).to_bytes(8, "big") + b"\0"
     return base64.b64encode(raw)[:22].translate(_ALNUM).decode("ascii")
-
-
-def pick(words: tuple[str, ...], *parts: int) -> str:
-    return words[hash_of(*parts) % len(words)]
 
 
 ADJECTIVES = (
@@ -192,7 +200,7 @@ class Catalog:
             return special
         album = self.album(index // SLOTS)
         number = index % SLOTS
-        h = hash_of(TRACK, self.seed, index)
+        h = hash_of(Domain.TRACK, self.seed, index)
         words = mix64(h)
         artists = album.artists
         if h % 7 == 0:  # a featured artist now and then
@@ -202,7 +210,7 @@ class Catalog:
             name += f" (feat. {artists[-1].name})" if len(artists) > 1 else " - Remastered"
         country = ("US", "GB", "SE", "DE")[(h >> 20) % 4]
         return TrackRec(
-            id=spotify_id(TRACK, self.seed, index),
+            id=spotify_id(Domain.TRACK, self.seed, index),
             name=name,
             artists=artists,
             album=album,
@@ -213,7 +221,7 @@ class Catalog:
         )
 
     def _album(self, index: int) -> AlbumRec:
-        h = hash_of(ALBUM, self.seed, index)
+        h = hash_of(Domain.ALBUM, self.seed, index)
         artists: tuple[ArtistRec, ...] = (self.artist(h % self.n_artists),)
         if (h >> 32) % 13 == 0:
             artists = (*artists, self.artist((h >> 16) % self.n_artists))
@@ -226,9 +234,10 @@ class Catalog:
             "month": f"{year}-{1 + (h >> 24) % 12:02d}",
             "year": str(year),
         }[precision]
-        name = f"{pick(NOUNS, ALBUM, self.seed, index, 1)} of {pick(ADJECTIVES, ALBUM, self.seed, index, 2)} Days"
+        words = mix64(h)
+        name = f"{NOUNS[words % len(NOUNS)]} of {ADJECTIVES[(words >> 16) % len(ADJECTIVES)]} Days"
         return AlbumRec(
-            id=spotify_id(ALBUM, self.seed, index),
+            id=spotify_id(Domain.ALBUM, self.seed, index),
             name=name,
             artists=artists,
             release_date=release,
@@ -240,15 +249,14 @@ class Catalog:
         )
 
     def _artist(self, index: int) -> ArtistRec:
-        h = hash_of(ARTIST, self.seed, index)
+        h = hash_of(Domain.ARTIST, self.seed, index)
+        words = mix64(h)
         if h % 3 == 0:
-            name = (
-                f"The {pick(ADJECTIVES, ARTIST, self.seed, index, 1)} {pick(BAND_WORDS, ARTIST, self.seed, index, 2)}"
-            )
+            name = f"The {ADJECTIVES[words % len(ADJECTIVES)]} {BAND_WORDS[(words >> 16) % len(BAND_WORDS)]}"
         else:
-            name = f"{pick(FIRST_NAMES, ARTIST, self.seed, index, 3)} {pick(NOUNS, ARTIST, self.seed, index, 4)}"
+            name = f"{FIRST_NAMES[words % len(FIRST_NAMES)]} {NOUNS[(words >> 16) % len(NOUNS)]}"
         genres = tuple(dict.fromkeys(GENRES[(h >> (8 * k)) % len(GENRES)] for k in range((h >> 60) % 4)))
-        return ArtistRec(spotify_id(ARTIST, self.seed, index), name, genres)
+        return ArtistRec(spotify_id(Domain.ARTIST, self.seed, index), name, genres)
 
     def album_track_indices(self, album: AlbumRec) -> range:
         """Catalogue indices of an album's tracks (generated albums only)."""

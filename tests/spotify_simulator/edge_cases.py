@@ -10,16 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .catalog import (
-    ALBUM,
-    ARTIST,
-    AUDIOBOOK,
-    EPISODE,
-    SHOW,
-    TRACK,
-    USER,
     AlbumRec,
     ArtistRec,
     AudiobookRec,
+    Domain,
     EpisodeRec,
     LocalFileRec,
     ShowRec,
@@ -28,9 +22,7 @@ from .catalog import (
     hash_of,
     spotify_id,
 )
-from .model import EPISODE as EPISODE_ITEM
-from .model import EPOCH_1970, LOCAL, UNAVAILABLE, Entry, User
-from .model import TRACK as TRACK_ITEM
+from .model import EPISODE, EPOCH_1970, LOCAL, TRACK, UNAVAILABLE, Entry, User
 
 MIXED_NAME = "Road Trip 🚗"
 MIXED_DESC = "Everything at once: gone tracks, local files, a podcast, old dates"
@@ -66,7 +58,7 @@ PLAIN_PLAYLISTS = (
 
 
 def users(seed: int) -> list[User]:
-    me = "31" + base62(hash_of(USER, seed), 11).lower() + base62(hash_of(USER, seed, 1), 13).lower()
+    me = "31" + base62(hash_of(Domain.USER, seed), 11).lower() + base62(hash_of(Domain.USER, seed, 1), 13).lower()
     return [
         User(me, "Sim Listener"),
         User("spotifyfan42", "Fan 42"),
@@ -79,15 +71,17 @@ def special_tracks(seed: int) -> dict[int, TrackRec]:
     """Tracks at negative catalogue indices; all of them are liked, several sit in playlists."""
 
     def artist(key: int, name: str, *genres: str) -> ArtistRec:
-        return ArtistRec(spotify_id(ARTIST, seed, -key), name, genres)
+        return ArtistRec(spotify_id(Domain.ARTIST, seed, -key), name, genres)
 
     def album(key: int, name: str, artists: tuple[ArtistRec, ...], kind: str = "album") -> AlbumRec:
-        upc = f"{hash_of(ALBUM, seed, -key) % 10**12:012d}"
-        return AlbumRec(spotify_id(ALBUM, seed, -key), name, artists, "2019-03-08", "day", kind, 12, upc, -key)
+        upc = f"{hash_of(Domain.ALBUM, seed, -key) % 10**12:012d}"
+        return AlbumRec(spotify_id(Domain.ALBUM, seed, -key), name, artists, "2019-03-08", "day", kind, 12, upc, -key)
 
     def track(key: int, name: str, artists: tuple[ArtistRec, ...], on: AlbumRec, has_isrc: bool = True) -> TrackRec:
-        isrc = f"QZ{base62(hash_of(TRACK, seed, -key), 3).upper()}19{key:05d}" if has_isrc else None
-        return TrackRec(spotify_id(TRACK, seed, -key), name, artists, on, 180_000 + 7_919 * key, isrc, False, key)
+        isrc = f"QZ{base62(hash_of(Domain.TRACK, seed, -key), 3).upper()}19{key:05d}" if has_isrc else None
+        return TrackRec(
+            spotify_id(Domain.TRACK, seed, -key), name, artists, on, 180_000 + 7_919 * key, isrc, False, key
+        )
 
     ada, bjork = artist(1, "Ada Dreams", "indie pop"), artist(2, "Björk Guðmundsdóttir", "art pop", "electronica")
     munir, zoe = artist(3, "محمد منير"), artist(4, "Zoë & the Owls", "folk")
@@ -123,7 +117,7 @@ def shows(seed: int, count: int) -> list[ShowRec]:
     names = ("The Daily Sim", "Podcast «Ünïcode»", "=Formula Hour", "بودكاست المساء", "Deep Dive, Weekly")
     return [
         ShowRec(
-            spotify_id(SHOW, seed, n),
+            spotify_id(Domain.SHOW, seed, n),
             names[n] if n < len(names) else f"Show #{n}",
             f"Publisher {n % 7}" if n else "Sim Media, Inc.",
             20 + n % 200,
@@ -136,10 +130,10 @@ def episodes(seed: int, show_list: list[ShowRec], count: int) -> list[EpisodeRec
     names = ("Episode 1: Beginnings", "حلقة ٢: البداية", '"Quoted", with commas', "@mention me", "🎙️ Live")
     result = []
     for n in range(count):
-        h = hash_of(EPISODE, seed, n)
+        h = hash_of(Domain.EPISODE, seed, n)
         result.append(
             EpisodeRec(
-                spotify_id(EPISODE, seed, n),
+                spotify_id(Domain.EPISODE, seed, n),
                 names[n] if n < len(names) else f"Episode {n}",
                 show_list[n % len(show_list)],
                 600_000 + h % 4_000_000,
@@ -154,7 +148,7 @@ def audiobooks(seed: int, count: int) -> list[AudiobookRec]:
     names = ("The Long Way Home", "Ψυχή: a novel", '-Dashes-, "Quotes"')
     return [
         AudiobookRec(
-            spotify_id(AUDIOBOOK, seed, n),
+            spotify_id(Domain.AUDIOBOOK, seed, n),
             names[n] if n < len(names) else f"Audiobook {n}",
             ("Jane Doe",) if n % 2 else ("Jane Doe", "Ravi Ó Briain"),
             ("John Roe",),
@@ -169,24 +163,24 @@ KEEP = -1  # keep the filler's date
 
 #: (kind, ref, added_at or KEEP, added_by) of the first items of the "Road Trip" playlist
 MIXED_ODD: tuple[tuple[str, int, int | None, int | None], ...] = (
-    (TRACK_ITEM, -1, KEEP, 0),  # several artists
+    (TRACK, -1, KEEP, 0),  # several artists
     (UNAVAILABLE, -1, KEEP, 0),  # a null item: the track is gone
     (LOCAL, 0, KEEP, 0),
-    (EPISODE_ITEM, 0, KEEP, 0),
-    (TRACK_ITEM, -2, EPOCH_1970, 0),  # no ISRC, added "in 1970"
-    (TRACK_ITEM, -3, KEEP, None),  # unknown adder
-    (TRACK_ITEM, -4, None, 0),  # no date at all
+    (EPISODE, 0, KEEP, 0),
+    (TRACK, -2, EPOCH_1970, 0),  # no ISRC, added "in 1970"
+    (TRACK, -3, KEEP, None),  # unknown adder
+    (TRACK, -4, None, 0),  # no date at all
     (UNAVAILABLE, -1, None, None),
     (LOCAL, 1, KEEP, 0),
-    (EPISODE_ITEM, 1, KEEP, 3),
-    (TRACK_ITEM, -5, KEEP, 0),
-    (TRACK_ITEM, -6, KEEP, 0),
-    (TRACK_ITEM, -7, KEEP, 0),
-    (TRACK_ITEM, -8, KEEP, 0),
+    (EPISODE, 1, KEEP, 3),
+    (TRACK, -5, KEEP, 0),
+    (TRACK, -6, KEEP, 0),
+    (TRACK, -7, KEEP, 0),
+    (TRACK, -8, KEEP, 0),
     (LOCAL, 2, KEEP, 0),
 )
 #: more odd items right at page boundaries, when the playlist is long enough
-MIXED_AT_BOUNDARIES = ((49, UNAVAILABLE, -1), (50, LOCAL, 0), (100, EPISODE_ITEM, 0))
+MIXED_AT_BOUNDARIES = ((49, UNAVAILABLE, -1), (50, LOCAL, 0), (100, EPISODE, 0))
 
 
 def mixed_entries(filler: list[Entry]) -> list[Entry]:

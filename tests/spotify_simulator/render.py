@@ -43,6 +43,9 @@ class Renderer:
         self.account = account
         self.catalog: Catalog = account.catalog
         self.api = api_url
+        # the same albums and artists recur on every page; their objects are built once (never mutated)
+        self._albums: dict[str, JSON] = {}
+        self._artists: dict[str, JSON] = {}
 
     # -- users -------------------------------------------------------------------------------
 
@@ -71,6 +74,12 @@ class Renderer:
     # -- music -------------------------------------------------------------------------------
 
     def artist_simple(self, artist: ArtistRec) -> JSON:
+        cached = self._artists.get(artist.id)
+        if cached is None:
+            cached = self._artists[artist.id] = self._artist_simple(artist)
+        return cached
+
+    def _artist_simple(self, artist: ArtistRec) -> JSON:
         return {
             "external_urls": {"spotify": f"{OPEN}/artist/{artist.id}"},
             "href": f"{self.api}/artists/{artist.id}",
@@ -84,6 +93,12 @@ class Renderer:
         return {**self.artist_simple(artist), "genres": list(artist.genres), "images": images(artist.id)}
 
     def album_simple(self, album: AlbumRec) -> JSON:
+        cached = self._albums.get(album.id)
+        if cached is None:
+            cached = self._albums[album.id] = self._album_simple(album)
+        return cached
+
+    def _album_simple(self, album: AlbumRec) -> JSON:
         return {
             "album_type": album.album_type,
             "total_tracks": album.total_tracks,

@@ -4,11 +4,13 @@ One werkzeug server per simulator, in a daemon thread, one thread per connection
 checks, in this order: a ban (429), the bearer token (401), the route (404/405), endpoints
 refused to the app (``Faults.unavailable``), random faults, and only then serves data. Data
 never changes while the server runs, so a retried request always gets the same page.
+
+``requests_total`` counts every request under /v1 whatever its status; ``token_requests``
+counts /api/token; ``counters`` holds both, keyed by (path template, status).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -18,6 +20,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
+import orjson
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -206,6 +209,7 @@ class SpotifySimulator:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started = time.monotonic()
         request = Request(environ)
         adapter = URLS.bind_to_environ(environ)
         template: str = request.path
@@ -216,27 +220,33 @@ class SpotifySimulator:
             template = str(endpoint)
         except (NotFound, MethodNotAllowed) as exc:
             routing_error = exc
+        api = False
         if template == TOKEN_PATH or (routing_error is not None and request.path == TOKEN_PATH):
             reply = self._token(request, routing_error)
         elif request.path.startswith("/v1/") or request.path == "/v1":
+            api = True
             reply = self._api(request, template, args, routing_error)
         else:
             reply = error(404, "Service not found")
         response = self._encode(request.method, template, reply)
+        if api and self.faults.latency_s:
+            # the latency is the response time: building the answer is part of it, not added to it
+            time.sleep(max(0.0, started + self.faults.latency_s - time.monotonic()))
         return response(environ, start_response)
 
     def _encode(self, method: str, template: str, reply: Reply) -> Response:
-        text = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
+        data = orjson.dumps(reply.body)
         recorded: Any = reply.body
         if reply.malformed:
-            text = text[: max(1, len(text) // 2)]  # cut mid-document: not JSON any more
-            recorded = text
+            # cut mid-document (on a character boundary): valid UTF-8, not JSON any more
+            recorded = data[: max(1, len(data) // 2)].decode("utf-8", "ignore")
+            data = recorded.encode("utf-8")
         with self._lock:
             self.counters[(template, reply.status)] += 1
             if self.record:
                 self.responses.append((method, template, reply.status, recorded))
         return Response(
-            text.encode("utf-8"),
+            data,
             status=reply.status,
             headers=reply.headers,
             content_type="application/json; charset=utf-8",
@@ -269,8 +279,6 @@ class SpotifySimulator:
             self.requests_total += 1
             number = self.requests_total
         f = self.faults
-        if f.latency_s:
-            time.sleep(f.latency_s)
         if f.ban_after_requests is not None and number > f.ban_after_requests:
             retry = {"Retry-After": str(f.ban_retry_after_s)}
             return Reply(429, error(429, reason="QUOTA_EXCEEDED").body, retry)

@@ -1,0 +1,230 @@
+"""Spotify's Authorization Code flow with PKCE, for the user's own app (``make auth``).
+
+The browser is sent to Spotify's consent page; Spotify redirects back to a one-shot listener
+on a loopback literal (Spotify rejects ``localhost``); the code is exchanged for tokens with
+the PKCE verifier and the app's client secret. A random ``state`` ties the answer to this
+run. Nothing is stored unless every check passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from ipaddress import ip_address
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+
+from .errors import ClientRejectedError, ConfigError, ExporterError
+
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
+EXPORT_SCOPES = (
+    "user-read-private",  # /me
+    "user-library-read",  # liked songs, saved albums, shows, episodes, audiobooks
+    "playlist-read-private",
+    "playlist-read-collaborative",
+    "user-follow-read",  # followed artists
+    "user-read-playback-position",  # saved episodes
+)
+RESTORE_SCOPES = (
+    "playlist-modify-public",
+    "playlist-modify-private",
+    "user-library-modify",
+    "user-follow-modify",
+    "ugc-image-upload",  # playlist cover art
+)
+
+
+class AuthorizationError(ExporterError):
+    """The authorization did not complete; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """One authorization attempt: the URL for the browser and what the answer must match."""
+
+    url: str
+    redirect_uri: str
+    state: str = field(repr=False)
+    code_verifier: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Authorization:
+    refresh_token: str = field(repr=False)
+    scope: str
+    authorized_at: datetime
+
+
+def scopes(restore: bool = False) -> tuple[str, ...]:
+    return EXPORT_SCOPES + (RESTORE_SCOPES if restore else ())
+
+
+def check_redirect_uri(redirect_uri: str) -> tuple[str, int, str]:
+    """Host, port and path of a loopback redirect URI Spotify accepts; a clear error otherwise."""
+    parts = urlsplit(redirect_uri)
+    host = parts.hostname or ""
+    try:
+        loopback = parts.scheme == "http" and ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or not parts.port:
+        hint = " (Spotify rejects `localhost`; use 127.0.0.1)" if host == "localhost" else ""
+        raise ConfigError(
+            f"the redirect URI must be http://127.0.0.1:PORT/PATH or http://[::1]:PORT/PATH, not {redirect_uri!r}{hint}"
+        )
+    return host, parts.port, parts.path or "/"
+
+
+def new_request(
+    accounts_url: str, client_id: str, redirect_uri: str, scope: tuple[str, ...], *, show_dialog: bool = True
+) -> AuthorizationRequest:
+    """A fresh state and PKCE pair, and the consent URL that carries them."""
+    check_redirect_uri(redirect_uri)
+    state = secrets.token_urlsafe(24)
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    query = {
+        "client_id": client_id,
+        "response_type": "code",
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "scope": " ".join(scope),
+        "code_challenge_method": "S256",
+        "code_challenge": challenge,
+        "show_dialog": "true" if show_dialog else "false",
+    }
+    url = f"{accounts_url.rstrip('/')}/authorize?{urlencode(query)}"
+    return AuthorizationRequest(url, redirect_uri, state, verifier)
+
+
+PAGE = (
+    "<!doctype html><meta charset=utf-8><title>spotify-exporter</title>"
+    "<body style='font-family:sans-serif;margin:3em'><h1>{title}</h1><p>{text}</p></body>"
+)
+
+
+def wait_for_redirect(
+    request: AuthorizationRequest, timeout_s: float, on_listening: Callable[[], None] = lambda: None
+) -> str:
+    """Listen on the redirect URI until Spotify sends the browser back; return the code.
+
+    Wrong ``state``, a refused consent and silence each end with one clear error.
+    """
+    host, port, path = check_redirect_uri(request.redirect_uri)
+    answers: list[dict[str, list[str]]] = []
+    arrived = threading.Event()
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            target = urlsplit(self.path)
+            if target.path != path:
+                self.send_error(404)
+                return
+            answers.append(parse_qs(target.query))
+            ok = "code" in answers[-1] and answers[-1].get("state") == [request.state]
+            title, text = (
+                ("Authorized", "spotify-exporter has the token it needs. You can close this tab.")
+                if ok
+                else ("Not authorized", "Nothing was stored. Go back to the terminal for details.")
+            )
+            body = PAGE.format(title=title, text=text).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            arrived.set()
+
+        def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never log it
+            pass
+
+    server_class = _IPv6HTTPServer if ":" in host else HTTPServer
+    try:
+        server = server_class((host, port), Callback)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} for the redirect ({error.strerror}); free the port or pass another "
+            "--redirect-uri (and register it in the Spotify dashboard)"
+        ) from None
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        on_listening()
+        if not arrived.wait(timeout_s):
+            raise AuthorizationError(
+                f"no answer from Spotify on {request.redirect_uri} within {timeout_s:.0f} s; nothing was stored. "
+                "Check that this redirect URI is registered for your app in the Spotify dashboard and try again"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    answer = answers[-1]
+    if answer.get("state") != [request.state]:
+        raise AuthorizationError(
+            "the answer on the redirect URI did not carry this run's state (a stale or forged redirect); "
+            "nothing was stored; run `make auth` again"
+        )
+    if "error" in answer:
+        reason = answer["error"][0]
+        if reason == "access_denied":
+            raise AuthorizationError("the authorization was declined in Spotify (access_denied); nothing was stored")
+        raise AuthorizationError(f"Spotify refused the authorization ({reason[:80]}); nothing was stored")
+    if not answer.get("code"):
+        raise AuthorizationError("the answer on the redirect URI carried no code; nothing was stored")
+    return answer["code"][0]
+
+
+class _IPv6HTTPServer(HTTPServer):
+    address_family = socket.AF_INET6
+
+
+def exchange_code(
+    session: requests.Session,
+    accounts_url: str,
+    client_id: str,
+    client_secret: str,
+    request: AuthorizationRequest,
+    code: str,
+    *,
+    timeout: tuple[float, float] = (10.0, 30.0),
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Authorization:
+    """Trade the code (with the PKCE verifier) for a refresh token."""
+    try:
+        response = session.post(
+            f"{accounts_url.rstrip('/')}/api/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": request.redirect_uri,
+                "code_verifier": request.code_verifier,
+            },
+            auth=(client_id, client_secret),
+            timeout=timeout,
+        )
+    except requests.RequestException as error:
+        raise AuthorizationError(f"could not reach the Spotify accounts service ({type(error).__name__})") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    if response.status_code == 200 and isinstance(body.get("refresh_token"), str):
+        return Authorization(body["refresh_token"], str(body.get("scope", "")), now())
+    code_name = str(body.get("error", ""))
+    if code_name == "invalid_client" or response.status_code == 401:
+        raise ClientRejectedError()
+    description = str(body.get("error_description", ""))[:120]
+    raise AuthorizationError(
+        f"Spotify refused to exchange the authorization code (HTTP {response.status_code} {code_name}"
+        f"{': ' + description if description else ''}); nothing was stored; run `make auth` again"
+    )
