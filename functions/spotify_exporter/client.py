@@ -13,9 +13,12 @@ and the retry policy:
 
 from __future__ import annotations
 
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -38,6 +41,22 @@ from .pacing import RequestPacer
 from .settings import ClientSettings
 
 JSON = dict[str, Any]
+#: pages the request thread may fetch ahead of the reader (bounded memory)
+PAGES_AHEAD = 2
+
+
+class _Bearer(requests.auth.AuthBase):
+    """The access token as request auth (and so no per-request ``.netrc`` lookup by requests)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_Bearer(***)"
 
 
 class _Transient(Exception):
@@ -70,6 +89,74 @@ class Page:
 
     items: list[JSON]
     total: int | None
+    #: False on the last page: the collection is fully read once this page is written
+    has_more: bool = False
+
+
+class PageStream:
+    """The pages of one collection, fetched ahead by the client's request thread.
+
+    That thread follows ``next`` by itself, at most :data:`PAGES_AHEAD` pages ahead of the
+    reader, so our CPU work (rows, CSV, gzip) hides behind Spotify's latency while requests
+    still go out strictly one at a time. Errors reach the reader at the page they concern.
+    """
+
+    def __init__(
+        self, client: SpotifyClient, path: str, query: Mapping[str, str | int], container_key: str | None
+    ) -> None:
+        self._client = client
+        self._path = path
+        self._container_key = container_key
+        self._pages: queue.Queue[Page | BaseException] = queue.Queue(maxsize=PAGES_AHEAD)
+        self._abandoned = threading.Event()
+        self._task = client._in_order(self._fetch_all, query)
+
+    def _fetch_all(self, query: Mapping[str, str | int]) -> None:
+        url: str | None = self._path
+        params: Mapping[str, str | int] | None = query
+        try:
+            while url and not self._abandoned.is_set():
+                body = self._client.get_json(url, params)
+                paging = body.get(self._container_key, {}) if self._container_key else body
+                if not isinstance(paging, dict):
+                    raise SpotifyServerError(self._path, 1, "a page without its paging object")
+                next_url = paging.get("next")
+                url, params = (next_url if isinstance(next_url, str) and next_url else None), None
+                total = paging.get("total")
+                items = list(paging.get("items") or [])
+                self._put(Page(items, total if isinstance(total, int) else None, has_more=url is not None))
+        except BaseException as error:  # handed to the reader, raised there
+            self._put(error)
+
+    def _put(self, item: Page | BaseException) -> None:
+        while not self._abandoned.is_set():
+            try:
+                self._pages.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _next(self) -> Page:
+        while True:
+            try:
+                item = self._pages.get(timeout=0.5)
+            except queue.Empty:
+                if self._task.done() and self._pages.empty():
+                    raise SpotifyServerError(self._path, 1, "the request thread stopped") from None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
+
+    def __iter__(self) -> Iterator[Page]:
+        try:
+            while True:
+                page = self._next()
+                yield page
+                if not page.has_more:
+                    return
+        finally:
+            self._abandoned.set()
 
 
 class SpotifyClient:
@@ -99,6 +186,7 @@ class SpotifyClient:
         self._pacer = RequestPacer(settings.max_requests_per_30s, 30.0, clock=clock, sleep=self._sleep)
         self._api = urlsplit(settings.api_url)
         self.stats = RequestStats()
+        self._worker: ThreadPoolExecutor | None = None
 
     @property
     def token_refreshes(self) -> int:
@@ -164,26 +252,30 @@ class SpotifyClient:
 
     def pages(
         self, path: str, params: Mapping[str, str | int] | None = None, container_key: str | None = None
-    ) -> Iterator[Page]:
+    ) -> PageStream:
         """Every page of a collection, following ``next`` (offset and cursor paging alike).
 
-        ``container_key`` names the object that holds the paging fields when the API
-        wraps them (``{"artists": {...}}`` for followed artists).
+        The first request is sent at once, so a caller can start the next collection while
+        it is still writing the last page of the current one. ``container_key`` names the
+        object that holds the paging fields when the API wraps them (``{"artists": {...}}``).
         """
         query: dict[str, str | int] = {"limit": self.settings.page_limit, **(params or {})}
-        next_url: str | None = path
-        first = True
-        while next_url:
-            body = self.get_json(next_url, query if first else None)
-            first = False
-            paging = body.get(container_key, {}) if container_key else body
-            if not isinstance(paging, dict):
-                raise SpotifyServerError(path, 1, "a page without its paging object")
-            items = paging.get("items") or []
-            total = paging.get("total")
-            yield Page(items=list(items), total=total if isinstance(total, int) else None)
-            next_value = paging.get("next")
-            next_url = next_value if isinstance(next_value, str) and next_value else None
+        return PageStream(self, path, query, container_key)
+
+    def _in_order(
+        self, work: Callable[[Mapping[str, str | int]], None], query: Mapping[str, str | int]
+    ) -> Future[None]:
+        """Queue work on the client's one request thread: collections are read strictly one
+        after the other, one request at a time, while the caller's thread writes."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spotify-requests")
+        return self._worker.submit(work, query)
+
+    def close(self) -> None:
+        """Stop the worker thread (requests already queued and no longer wanted are dropped)."""
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
 
     # -- one HTTP exchange -------------------------------------------------------------------
 
@@ -199,13 +291,14 @@ class SpotifyClient:
     def _send(self, url: str, params: Mapping[str, str | int] | None) -> JSON:
         self._check_deadline()
         self.stats.pacing_wait_s += self._pacer.wait_turn()
-        headers = {"Authorization": f"Bearer {self._auth.access_token()}", "Accept": "application/json"}
+        bearer = _Bearer(self._auth.access_token())
         self.stats.requests += 1
         try:
             response = self._session.get(
                 url,
                 params=params,
-                headers=headers,
+                auth=bearer,
+                headers={"Accept": "application/json"},
                 timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
             )
         except requests.RequestException as error:

@@ -42,6 +42,9 @@ def connect(
         warnings.append(warning)
     session = requests.Session()
     session.headers["User-Agent"] = f"spotify-exporter/{__version__}"
+    # proxies from the environment are honoured, but looked up once per run, not on every request
+    session.proxies.update(requests.utils.get_environ_proxies(settings.api_url))
+    session.trust_env = False
 
     def keep_rotated_token(refresh_token: str) -> None:
         problem = secrets.save_refresh_token(refresh_token)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from . import __version__, rows
-from .client import JSON, Page, SpotifyClient
+from .client import JSON, Page, PageStream, SpotifyClient
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .snapshot import (
     DATASET_FILES,
@@ -132,6 +132,12 @@ class Export:
         self._stop: ExporterError | None = None
 
     def run(self) -> ExportResult:
+        try:
+            return self._run()
+        finally:
+            self.client.close()
+
+    def _run(self) -> ExportResult:
         began = self._clock()
         started_at = self._now().replace(microsecond=0)
         profile = self.client.get_json("/me")
@@ -211,8 +217,18 @@ class Export:
         with writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink:
             if not self._skipped(items_outcome):
                 self.progress.started("playlist_items", sum(_item_total(p) or 0 for p in playlists))
-                for playlist in playlists:
-                    statuses.append(self._export_playlist_items(playlist, sink))
+                upcoming = self._items_of(playlists[0]) if playlists else None
+                for index, playlist in enumerate(playlists):
+                    stream, upcoming = upcoming or self._items_of(playlist), None
+
+                    def read_next_playlist(following: int = index + 1) -> None:
+                        # asked once this playlist's last page has arrived: the next playlist's first
+                        # page is fetched while this one is written
+                        nonlocal upcoming
+                        if following < len(playlists) and self._stop is None:
+                            upcoming = self._items_of(playlists[following])
+
+                    statuses.append(self._export_playlist_items(playlist, stream, sink, read_next_playlist))
         items_outcome.count = sink.rows
         with writer.dataset("playlists", rows.PLAYLIST_COLUMNS) as sink:
             for playlist, items_status in zip(playlists, statuses, strict=False):
@@ -238,14 +254,21 @@ class Export:
         self._finished("playlists", listing)
         self._finished("playlist_items", items_outcome)
 
-    def _export_playlist_items(self, playlist: JSON, sink: DatasetSink) -> str:
+    def _items_of(self, playlist: JSON) -> PageStream:
+        path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
+        return self.client.pages(path, {"additional_types": "track,episode"})
+
+    def _export_playlist_items(
+        self, playlist: JSON, stream: PageStream, sink: DatasetSink, on_last_page: Callable[[], None]
+    ) -> str:
         """Export one playlist's items; returns its ``items_status``."""
         if self._stop is not None:
             return "failed"
-        path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
         position = 0
         try:
-            for page in self.client.pages(path, {"additional_types": "track,episode"}):
+            for page in stream:
+                if not page.has_more:
+                    on_last_page()
                 for entry in page.items:
                     envelope = {"playlist_id": playlist.get("id"), "position": position, "entry": entry}
                     sink.add(
@@ -268,7 +291,7 @@ class Export:
 
     # -- bookkeeping -------------------------------------------------------------------------
 
-    def _guarded(self, name: str, outcome: DatasetOutcome, pages: Iterator[Page]) -> Iterator[Page]:
+    def _guarded(self, name: str, outcome: DatasetOutcome, pages: Iterable[Page]) -> Iterator[Page]:
         """Yield pages until the end or an error, and record that error on the outcome."""
         first = True
         try:

@@ -90,7 +90,13 @@ def oauth_error(status: int, code: str, description: str) -> Reply:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log: the test output and ``make demo`` stay readable."""
+    """No access log: the test output and ``make demo`` stay readable.
+
+    HTTP/1.1 with keep-alive, as api.spotify.com serves it: a client that reuses its
+    connection does not pay a TCP handshake per request here either.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log(self, type: str, message: str, *args: Any) -> None:
         pass
