@@ -8,6 +8,7 @@ token (a Key Vault tag or ``SPOTIFY_AUTHORIZED_AT`` in ``.env``) against that li
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 #: "six months", counted generously short so the warning never comes late
@@ -54,7 +55,7 @@ def expiry_warning(authorized_at: datetime | None, now: datetime, warn_days: flo
             f"and expired around {when}; run `make auth` to authorize again"
         )
     return (
-        f"the Spotify refresh token expires around {when} ({max(1, left.days)} day(s) left: Spotify ends refresh "
+        f"the Spotify refresh token expires around {when} ({math.ceil(left / timedelta(days=1))} day(s) left: Spotify ends refresh "
         "tokens six months after authorization); run `make auth` before then to keep the backups going"
     )
 

@@ -24,6 +24,7 @@ import orjson
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from . import truth
@@ -35,6 +36,7 @@ from .tokens import TokenStore
 T = TypeVar("T")
 PAGE = 50  # the largest page Spotify serves; what a perfect exporter asks for
 TOKEN_PATH = "/api/token"
+AUTHORIZE_PATH = "/authorize"
 ERROR_MESSAGES = {
     400: "Bad request",
     401: "Invalid access token",
@@ -61,6 +63,7 @@ URLS = Map(
         Rule("/v1/me/episodes", endpoint="/v1/me/episodes", methods=["GET"]),
         Rule("/v1/me/audiobooks", endpoint="/v1/me/audiobooks", methods=["GET"]),
         Rule(TOKEN_PATH, endpoint=TOKEN_PATH, methods=["POST"]),
+        Rule(AUTHORIZE_PATH, endpoint=AUTHORIZE_PATH, methods=["GET"]),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -116,6 +119,9 @@ class SpotifySimulator:
         self.account = account
         self.faults = faults or Faults()
         self.record = record
+        #: what the simulated user answers on the consent page: "allow" or "deny"
+        self.consent = "allow"
+        self.granted_scopes: list[str] = []
         self.host = host
         self.port = port
         self._tokens = TokenStore(self.faults.token_lifetime_s, self.faults.rotate_refresh_tokens)
@@ -192,6 +198,14 @@ class SpotifySimulator:
     def issued_access_tokens(self) -> list[str]:
         return list(self._tokens.issued_access_tokens)
 
+    @property
+    def authorize_url(self) -> str:
+        return f"{self.accounts_url}/authorize"
+
+    def register_redirect_uri(self, uri: str) -> None:
+        """Add a redirect URI to the app, as in Spotify's developer dashboard."""
+        self._tokens.redirect_uris.add(uri)
+
     def revoke_refresh_tokens(self) -> None:
         """Every refresh token answers ``invalid_grant`` from now on (as after 6 months, or a revoked app)."""
         self._tokens.revoke_refresh_tokens()
@@ -227,6 +241,8 @@ class SpotifySimulator:
         except (NotFound, MethodNotAllowed) as exc:
             routing_error = exc
         api = False
+        if template == AUTHORIZE_PATH:
+            return self._authorize(request)(environ, start_response)
         if template == TOKEN_PATH or (routing_error is not None and request.path == TOKEN_PATH):
             reply = self._token(request, routing_error)
         elif request.path.startswith("/v1/") or request.path == "/v1":
@@ -258,6 +274,33 @@ class SpotifySimulator:
             content_type="application/json; charset=utf-8",
         )
 
+    def _authorize(self, request: Request) -> Response:
+        """The consent page, answered at once as the user would: ``consent`` says allow or deny.
+
+        Like Spotify, a bad client id or an unregistered redirect URI gets an error page, never
+        a redirect; otherwise the browser is sent back with ``code`` (or ``error``) and ``state``.
+        """
+        query = request.args
+        redirect_uri = query.get("redirect_uri", "")
+        if query.get("client_id") != self._tokens.client_id:
+            return Response("INVALID_CLIENT: Invalid client", status=400, content_type="text/plain")
+        if redirect_uri not in self._tokens.redirect_uris:
+            return Response("INVALID_CLIENT: Invalid redirect URI", status=400, content_type="text/plain")
+        if query.get("response_type") != "code":
+            return Response("unsupported_response_type", status=400, content_type="text/plain")
+        if query.get("code_challenge") and query.get("code_challenge_method") != "S256":
+            return Response("code_challenge_method must be S256", status=400, content_type="text/plain")
+        answer: dict[str, str] = {}
+        if self.consent == "allow":
+            scope = query.get("scope", "")
+            answer["code"] = self._tokens.new_code(redirect_uri, query.get("code_challenge", ""), scope)
+            self.granted_scopes = scope.split()
+        else:
+            answer["error"] = "access_denied"
+        if "state" in query:
+            answer["state"] = query["state"]
+        return redirect(f"{redirect_uri}?{urlencode(answer)}", code=302)
+
     def _token(self, request: Request, routing_error: HTTPException | None) -> Reply:
         with self._lock:
             self.token_requests += 1
@@ -269,8 +312,15 @@ class SpotifySimulator:
         if not self._tokens.client_ok(request.headers.get("Authorization"), form):
             return oauth_error(401, "invalid_client", "Invalid client")
         grant = form.get("grant_type")
+        if grant == "authorization_code":
+            if not form.get("code") or not form.get("redirect_uri"):
+                return oauth_error(400, "invalid_request", "code and redirect_uri must be supplied")
+            exchanged = self._tokens.exchange(form["code"], form["redirect_uri"], form.get("code_verifier", ""))
+            if isinstance(exchanged, str):
+                return oauth_error(400, "invalid_grant", exchanged)
+            return Reply(200, exchanged)
         if grant != "refresh_token":
-            return oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token")
+            return oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token or authorization_code")
         if not form.get("refresh_token"):
             return oauth_error(400, "invalid_request", "refresh_token must be supplied")
         body = self._tokens.refresh(form["refresh_token"])

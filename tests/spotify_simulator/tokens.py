@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import secrets
 import threading
 import time
@@ -29,6 +30,9 @@ class TokenStore:
         self._valid_refresh = {self.refresh_token}
         self._access: dict[str, float] = {}  # token -> expiry on the clock
         self.issued_access_tokens: list[str] = []
+        #: redirect URIs registered for the app in the (simulated) developer dashboard
+        self.redirect_uris = {"http://127.0.0.1:8888/callback"}
+        self._codes: dict[str, tuple[str, str, str]] = {}  # code -> (redirect_uri, challenge, scope)
 
     @staticmethod
     def _new_refresh_token() -> str:
@@ -65,6 +69,39 @@ class TokenStore:
                 self._valid_refresh.add(self.refresh_token)
                 body["refresh_token"] = self.refresh_token
             return body
+
+    def new_code(self, redirect_uri: str, challenge: str, scope: str) -> str:
+        """An authorization code, usable once, bound to the redirect URI and PKCE challenge."""
+        code = "AQ" + secrets.token_urlsafe(48)
+        with self._lock:
+            self._codes[code] = (redirect_uri, challenge, scope)
+        return code
+
+    def exchange(self, code: str, redirect_uri: str, verifier: str) -> dict[str, Any] | str:
+        """Tokens for a code, or the ``invalid_grant`` description Spotify would give."""
+        with self._lock:
+            bound = self._codes.pop(code, None)
+            if bound is None:
+                return "Invalid authorization code"
+            expected_uri, challenge, scope = bound
+            if redirect_uri != expected_uri:
+                return "Invalid redirect URI"
+            if challenge:
+                digest = hashlib.sha256(verifier.encode()).digest()
+                if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
+                    return "code_verifier was incorrect"
+            access = "BQ" + secrets.token_urlsafe(96)
+            self._access[access] = self._clock() + self.lifetime_s
+            self.issued_access_tokens.append(access)
+            self.refresh_token = self._new_refresh_token()
+            self._valid_refresh.add(self.refresh_token)
+            return {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": self.lifetime_s,
+                "scope": scope,
+                "refresh_token": self.refresh_token,
+            }
 
     def access_problem(self, authorization: str | None) -> str | None:
         """None when the bearer token is good, else Spotify's 401 message."""
