@@ -32,7 +32,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 SPEC_PATH = Path(
     os.environ.get(
         "SPOTIFY_OPENAPI_SPEC",
-        Path(__file__).resolve().parents[3] / "shared" / "spotify-web-api" / "fixed-spotify-open-api.yml",
+        Path(__file__).resolve().parent / "openapi" / "fixed-spotify-open-api.yml",
     )
 )
 
