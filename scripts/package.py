@@ -41,12 +41,12 @@ def source_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def install_dependencies(target: Path, python_version: str) -> None:
+def install_dependencies(target: Path, python_version: str, requirements: Path) -> None:
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
         "--no-deps", "--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
         *(f"--platform={platform}" for platform in PLATFORMS), "--target", str(target),
-        "-r", str(SOURCE / "requirements.txt"),
+        "-r", str(requirements),
     ]  # fmt: skip
     subprocess.run(command, check=True, stderr=subprocess.DEVNULL if "--quiet" in command else None)
     for cache in target.rglob("__pycache__"):
@@ -61,16 +61,16 @@ def add(archive: zipfile.ZipFile, path: Path, name: str) -> None:
     archive.writestr(info, path.read_bytes(), compresslevel=9)
 
 
-def build(output: Path, python_version: str) -> str:
-    """Build the zip and return its sha256."""
+def build(output: Path, python_version: str, source: Path = SOURCE) -> str:
+    """Build the zip of ``source`` (the function app folder) and return its sha256."""
     with tempfile.TemporaryDirectory() as scratch:
         site_packages = Path(scratch) / "site-packages"
-        install_dependencies(site_packages, python_version)
+        install_dependencies(site_packages, python_version, source / "requirements.txt")
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_suffix(".zip.tmp")
         with zipfile.ZipFile(partial, "w") as archive:
-            for path in source_files(SOURCE):
-                add(archive, path, path.relative_to(SOURCE).as_posix())
+            for path in source_files(source):
+                add(archive, path, path.relative_to(source).as_posix())
             for path in sorted(p for p in site_packages.rglob("*") if p.is_file()):
                 add(archive, path, ".python_packages/lib/site-packages/" + path.relative_to(site_packages).as_posix())
         partial.replace(output)
