@@ -54,8 +54,9 @@ def expiry_warning(authorized_at: datetime | None, now: datetime, warn_days: flo
             f"the Spotify refresh token was authorized on {authorized_at:%Y-%m-%d}, more than six months ago, "
             f"and expired around {when}; run `make auth` to authorize again"
         )
+    days_left = math.ceil(left / timedelta(days=1))
     return (
-        f"the Spotify refresh token expires around {when} ({math.ceil(left / timedelta(days=1))} day(s) left: Spotify ends refresh "
+        f"the Spotify refresh token expires around {when} ({days_left} day(s) left: Spotify ends refresh "
         "tokens six months after authorization); run `make auth` before then to keep the backups going"
     )
 

@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
+from cheroot.wsgi import Server as WSGIServer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
@@ -92,19 +92,6 @@ def oauth_error(status: int, code: str, description: str) -> Reply:
     return Reply(status, {"error": code, "error_description": description})
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: the test output and ``make demo`` stay readable.
-
-    HTTP/1.1 with keep-alive, as api.spotify.com serves it: a client that reuses its
-    connection does not pay a TCP handshake per request here either.
-    """
-
-    protocol_version = "HTTP/1.1"
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        pass
-
-
 class SpotifySimulator:
     """A faithful stand-in for Spotify's Web API and Accounts service; see the package docstring."""
 
@@ -131,7 +118,7 @@ class SpotifySimulator:
         self.token_requests = 0
         self.counters: Counter[tuple[str, int]] = Counter()
         self.responses: list[tuple[str, str, int, Any]] = []
-        self._server: BaseWSGIServer | None = None
+        self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._render = Renderer(account, self.api_url)
 
@@ -140,16 +127,14 @@ class SpotifySimulator:
     def start(self) -> SpotifySimulator:
         if self._server is not None:
             return self
-        server = make_server(self.host, self.port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.port = server.server_port  # a restart binds the same port again: URLs stay valid
+        # cheroot: keep-alive and a thread pool, as a production server (and api.spotify.com) has,
+        # so a client pays no TCP handshake and no thread start per request
+        server = WSGIServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
+        server.prepare()
+        self.port = server.bind_addr[1]  # a restart binds the same port again: URLs stay valid
         self._render = Renderer(self.account, self.api_url)
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"spotify-simulator:{self.port}",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=server.serve, name=f"spotify-simulator:{self.port}", daemon=True)
         self._thread.start()
         return self
 
@@ -157,8 +142,7 @@ class SpotifySimulator:
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         if thread is not None:
             thread.join(timeout=5)
 
