@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,3 +123,25 @@ def test_credentials_repr_hides_secrets() -> None:
 
     assert "s3cret" not in repr(SpotifyCredentials("id", "s3cret", "r3fresh"))
     assert "r3fresh" not in repr(SpotifyCredentials("id", "s3cret", "r3fresh"))
+
+
+def test_a_stream_nobody_reads_does_not_hang_the_client(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("small")
+    client = client_for(sim, tmp_path, NoSleep())
+    unread = client.pages("/me/tracks")  # 201 songs: the request thread fills two pages and waits
+    deadline = time.monotonic() + 10
+    while sim.requests_total < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    client.close()  # returns: the unread stream is abandoned, not waited for
+    assert sim.requests_total <= 3, "it fetches at most a page beyond what fits in its queue"
+    del unread
+
+
+def test_after_a_long_ban_nothing_more_is_sent(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("tiny", faults=Faults(ban_after_requests=1, ban_retry_after_s=3600))
+    client = client_for(sim, tmp_path, NoSleep())
+    client.get_json("/me")
+    for _ in range(3):
+        with pytest.raises(RateLimitedError):
+            client.get_json("/me/tracks")
+    assert sim.requests_total == 2

@@ -17,6 +17,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from .auth import SpotifyAuth
 from .errors import (
+    ExporterError,
     ForbiddenError,
     OutOfTimeError,
     RateLimitedError,
@@ -109,7 +111,12 @@ class PageStream:
         self._container_key = container_key
         self._pages: queue.Queue[Page | BaseException] = queue.Queue(maxsize=PAGES_AHEAD)
         self._abandoned = threading.Event()
+        client._streams.add(self)
         self._task = client._in_order(self._fetch_all, query)
+
+    def abandon(self) -> None:
+        """Nobody will read further: stop fetching (and never block the request thread on a full queue)."""
+        self._abandoned.set()
 
     def _fetch_all(self, query: Mapping[str, str | int]) -> None:
         url: str | None = self._path
@@ -156,7 +163,7 @@ class PageStream:
                 if not page.has_more:
                     return
         finally:
-            self._abandoned.set()
+            self.abandon()
 
 
 class SpotifyClient:
@@ -187,6 +194,8 @@ class SpotifyClient:
         self._api = urlsplit(settings.api_url)
         self.stats = RequestStats()
         self._worker: ThreadPoolExecutor | None = None
+        self._halted: ExporterError | None = None
+        self._streams: weakref.WeakSet[PageStream] = weakref.WeakSet()
 
     @property
     def token_refreshes(self) -> int:
@@ -194,6 +203,8 @@ class SpotifyClient:
 
     def get_json(self, path_or_url: str, params: Mapping[str, str | int] | None = None) -> JSON:
         """GET one JSON object. ``path_or_url`` is an API path ("/me") or a ``next`` URL."""
+        if self._halted is not None:
+            raise self._halted  # after a ban or a dead token, nothing more is sent
         url = self._url(path_or_url)
         path = urlsplit(url).path
         transient_failures = 0
@@ -243,7 +254,8 @@ class SpotifyClient:
             if error.retry_after_s is None:
                 raise SpotifyServerError(path, transient_failures, "HTTP 429 without Retry-After") from None
             retry_at = self._now() + timedelta(seconds=error.retry_after_s)
-            raise RateLimitedError(retry_at, error.retry_after_s) from None
+            self._halted = RateLimitedError(retry_at, error.retry_after_s)
+            raise self._halted from None
         except _Transient as error:
             raise SpotifyServerError(path, transient_failures, str(error)) from None
         except _TokenRefreshed:
@@ -255,8 +267,9 @@ class SpotifyClient:
     ) -> PageStream:
         """Every page of a collection, following ``next`` (offset and cursor paging alike).
 
-        The first request is sent at once, so a caller can start the next collection while
-        it is still writing the last page of the current one. ``container_key`` names the
+        Collections are fetched in the order their streams were created, one request at a
+        time, so read them in that order; creating the next one early lets its first page be
+        fetched while the current one is still being written. ``container_key`` names the
         object that holds the paging fields when the API wraps them (``{"artists": {...}}``).
         """
         query: dict[str, str | int] = {"limit": self.settings.page_limit, **(params or {})}
@@ -273,6 +286,8 @@ class SpotifyClient:
 
     def close(self) -> None:
         """Stop the worker thread (requests already queued and no longer wanted are dropped)."""
+        for stream in list(self._streams):
+            stream.abandon()
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None

@@ -217,18 +217,14 @@ class Export:
         with writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink:
             if not self._skipped(items_outcome):
                 self.progress.started("playlist_items", sum(_item_total(p) or 0 for p in playlists))
+                # the next playlist is queued behind the current one on the client's single request
+                # thread, so its first page is fetched while this playlist's last page is written
                 upcoming = self._items_of(playlists[0]) if playlists else None
                 for index, playlist in enumerate(playlists):
                     stream, upcoming = upcoming or self._items_of(playlist), None
-
-                    def read_next_playlist(following: int = index + 1) -> None:
-                        # asked once this playlist's last page has arrived: the next playlist's first
-                        # page is fetched while this one is written
-                        nonlocal upcoming
-                        if following < len(playlists) and self._stop is None:
-                            upcoming = self._items_of(playlists[following])
-
-                    statuses.append(self._export_playlist_items(playlist, stream, sink, read_next_playlist))
+                    if index + 1 < len(playlists) and self._stop is None:
+                        upcoming = self._items_of(playlists[index + 1])
+                    statuses.append(self._export_playlist_items(playlist, stream, sink))
         items_outcome.count = sink.rows
         with writer.dataset("playlists", rows.PLAYLIST_COLUMNS) as sink:
             for playlist, items_status in zip(playlists, statuses, strict=False):
@@ -258,17 +254,13 @@ class Export:
         path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
         return self.client.pages(path, {"additional_types": "track,episode"})
 
-    def _export_playlist_items(
-        self, playlist: JSON, stream: PageStream, sink: DatasetSink, on_last_page: Callable[[], None]
-    ) -> str:
+    def _export_playlist_items(self, playlist: JSON, stream: PageStream, sink: DatasetSink) -> str:
         """Export one playlist's items; returns its ``items_status``."""
         if self._stop is not None:
             return "failed"
         position = 0
         try:
             for page in stream:
-                if not page.has_more:
-                    on_last_page()
                 for entry in page.items:
                     envelope = {"playlist_id": playlist.get("id"), "position": position, "entry": entry}
                     sink.add(
