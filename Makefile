@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo export auth bench package lock clean
+.PHONY: help install test lint demo export auth bench package lock deploy trigger clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -48,6 +48,12 @@ package: install ## zip functions/ with its dependencies for Linux x86_64 (PYTHO
 
 lock: install ## re-pin functions/requirements.txt from functions/requirements.in
 	@$(BIN)/python scripts/lock.py --python-version $(PYTHON_VERSION)
+
+deploy: install ## build the package and publish it to the function app (ARGS="--app NAME")
+	@$(BIN)/python scripts/deploy.py --python-version $(PYTHON_VERSION) $(ARGS)
+
+trigger: install ## run the export in Azure now and wait for its snapshot (ARGS="--subscription ID")
+	@$(BIN)/python scripts/trigger.py $(ARGS)
 
 clean: ## remove the virtualenv, node_modules and caches (never ./backups)
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache build *.egg-info
