@@ -45,14 +45,7 @@ class Measurement:
 def measure(account_size: str, latency_s: float) -> Measurement:
     account = build_account(account_size)
     with SpotifySimulator(account, faults=Faults(latency_s=latency_s)) as sim, tempfile.TemporaryDirectory() as out:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SPOTIFY_")}
-        env.update(
-            SPOTIFY_API_URL=sim.api_url,
-            SPOTIFY_ACCOUNTS_URL=sim.accounts_url,
-            SPOTIFY_CLIENT_ID=sim.client_id,
-            SPOTIFY_CLIENT_SECRET=sim.client_secret,
-            SPOTIFY_REFRESH_TOKEN=sim.refresh_token,
-        )
+        env = sim.exporter_env()
         command = [
             sys.executable, "-m", "spotify_exporter.cli", "export", "--out", out, "--env-file", os.devnull,
             "--max-requests-per-30s", "1000000",

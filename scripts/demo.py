@@ -24,14 +24,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Starting the Spotify simulator with the '{args.account}' account ...", flush=True)
     with SpotifySimulator(build_account(args.account)) as sim:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SPOTIFY_")}
-        env.update(
-            SPOTIFY_API_URL=sim.api_url,
-            SPOTIFY_ACCOUNTS_URL=sim.accounts_url,
-            SPOTIFY_CLIENT_ID=sim.client_id,
-            SPOTIFY_CLIENT_SECRET=sim.client_secret,
-            SPOTIFY_REFRESH_TOKEN=sim.refresh_token,
-        )
+        env = sim.exporter_env()
         started = time.monotonic()
         command = [sys.executable, "-m", "spotify_exporter.cli", "export", "--out", args.out, "--env-file", os.devnull]
         status = subprocess.call(command, env=env)

@@ -6,7 +6,6 @@ rotated refresh tokens land where a user would find them.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -66,15 +65,8 @@ def export_account(
 
 def cli_env(sim: SpotifySimulator, **extra: str) -> dict[str, str]:
     """Environment for running the CLI against ``sim`` in a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
-    env.update(
-        SPOTIFY_API_URL=sim.api_url,
-        SPOTIFY_ACCOUNTS_URL=sim.accounts_url,
-        SPOTIFY_CLIENT_ID=sim.client_id,
-        SPOTIFY_CLIENT_SECRET=sim.client_secret,
-        SPOTIFY_REFRESH_TOKEN=sim.refresh_token,
-        **extra,
-    )
+    env = sim.exporter_env()
+    env.update(extra)
     return env
 
 

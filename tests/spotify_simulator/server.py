@@ -12,6 +12,7 @@ counts /api/token; ``counters`` holds both, keyed by (path template, status).
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections import Counter
@@ -189,6 +190,20 @@ class SpotifySimulator:
     def register_redirect_uri(self, uri: str) -> None:
         """Add a redirect URI to the app, as in Spotify's developer dashboard."""
         self._tokens.redirect_uris.add(uri)
+
+    def exporter_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) without its own ``SPOTIFY_*`` settings,
+        plus those that point the exporter at this simulator with valid credentials."""
+        source = os.environ if base is None else base
+        env = {key: value for key, value in source.items() if not key.startswith("SPOTIFY_")}
+        env.update(
+            SPOTIFY_API_URL=self.api_url,
+            SPOTIFY_ACCOUNTS_URL=self.accounts_url,
+            SPOTIFY_CLIENT_ID=self.client_id,
+            SPOTIFY_CLIENT_SECRET=self.client_secret,
+            SPOTIFY_REFRESH_TOKEN=self.refresh_token,
+        )
+        return env
 
     def revoke_refresh_tokens(self) -> None:
         """Every refresh token answers ``invalid_grant`` from now on (as after 6 months, or a revoked app)."""
