@@ -144,8 +144,7 @@ class Export:
         account_id = str(profile.get("id") or "")
         if not account_id:
             raise SpotifyServerError("/me", 1, "a profile without a user id")
-        folder = self._free_folder(account_id, started_at)
-        started_at = datetime.strptime(folder.rsplit("/", 1)[1], "%Y-%m-%dT%H-%M-%SZ").replace(tzinfo=UTC)
+        folder, started_at = self._free_folder(account_id, started_at)
         log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
         writer = SnapshotWriter(self.store, folder)
         writer.write_json(PROFILE_FILE, profile)
@@ -326,14 +325,12 @@ class Export:
         )
         self.progress.finished(name, outcome)
 
-    def _free_folder(self, account_id: str, started_at: datetime) -> str:
-        """A snapshot folder nobody has used: two runs in one second never share (or clobber) one."""
+    def _free_folder(self, account_id: str, started_at: datetime) -> tuple[str, datetime]:
+        """A snapshot folder nobody has used, and its time: two runs in one second never share one."""
         moment = started_at
-        while True:
-            folder = snapshot_folder(account_id, moment)
-            if next(iter(self.store.list_files(folder + "/")), None) is None:
-                return folder
+        while next(iter(self.store.list_files(snapshot_folder(account_id, moment) + "/")), None) is not None:
             moment += timedelta(seconds=1)
+        return snapshot_folder(account_id, moment), moment
 
 
 def _item_total(playlist: JSON) -> int | None:
