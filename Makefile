@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo export auth bench package lock deploy trigger clean
+.PHONY: help install test lint demo export auth bench package lock deploy trigger preview up clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ deploy: install ## build the package and publish it to the function app (ARGS="-
 
 trigger: install ## run the export in Azure now and wait for its snapshot (ARGS="--subscription ID")
 	@$(BIN)/python scripts/trigger.py $(ARGS)
+
+preview: install ## show what `pulumi up` would change (needs the Pulumi CLI)
+	@pulumi preview $(ARGS)
+
+up: install ## provision Azure and publish the code (needs the Pulumi CLI)
+	@pulumi up $(ARGS)
 
 clean: ## remove the virtualenv, node_modules and caches (never ./backups)
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,109 @@
+"""`pulumi up`: the whole Azure deployment of spotify-exporter, code included.
+
+Order matters only where Azure needs it: monitoring before the app (its connection string is an
+app setting), the app before the vault and the role assignments (they name its identity), and
+those before the code is published (publishing stores the package with that identity).
+
+Pulumi runs this file with ``infra/`` first on ``sys.path``, so its modules import by bare name.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.resources as resources
+from code_deployment import CodeDeployment, CodeDeploymentArgs, function_package
+from config import load_settings
+from exporter_app import FunctionApp, FunctionAppArgs
+from monitoring import Monitoring, MonitoringArgs
+from names import Names
+from roles import AppAccess, AppAccessArgs
+from storage import Storage, StorageArgs
+from vault import Vault, VaultArgs
+
+settings = load_settings()
+deployer = authorization.get_client_config_output()
+names = Names.create(settings.name_prefix, pulumi.get_project(), pulumi.get_stack(), deployer.subscription_id)
+package = function_package(settings.python_version, settings.package_path)
+
+group = resources.ResourceGroup("resource-group", resource_group_name=names.resource_group, location=settings.location)
+
+storage = Storage(
+    "storage",
+    StorageArgs(
+        resource_group_name=group.name,
+        location=settings.location,
+        account_name=names.storage_account,
+        snapshot_retention_days=settings.snapshot_retention_days,
+    ),
+)
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        resource_group_name=group.name,
+        location=settings.location,
+        workspace_name=names.log_workspace,
+        app_insights_name=names.app_insights,
+        action_group_name=names.action_group,
+        action_group_short_name=names.action_group_short,
+        alert_name=names.failure_alert,
+        alert_email=settings.alert_email,
+    ),
+)
+function_app = FunctionApp(
+    "function-app",
+    FunctionAppArgs(
+        resource_group_name=group.name,
+        location=settings.location,
+        plan_name=names.plan,
+        app_name=names.function_app,
+        python_version=settings.python_version,
+        instance_memory_mb=settings.instance_memory_mb,
+        export_schedule=settings.export_schedule,
+        storage_account_name=storage.account_name,
+        blob_endpoint=storage.blob_endpoint,
+        snapshot_container=storage.snapshot_container_name,
+        deployment_container_url=storage.deployment_container_url,
+        vault_name=names.vault,
+        app_insights_connection_string=monitoring.connection_string,
+    ),
+)
+vault = Vault(
+    "vault",
+    VaultArgs(
+        resource_group_name=group.name,
+        location=settings.location,
+        vault_name=names.vault,
+        tenant_id=deployer.tenant_id,
+        app_principal_id=function_app.principal_id,
+        deployer_object_id=deployer.object_id,
+    ),
+)
+access = AppAccess(
+    "app-access",
+    AppAccessArgs(
+        subscription_id=deployer.subscription_id,
+        principal_id=function_app.principal_id,
+        storage_account_id=storage.account_id,
+        snapshot_container_id=storage.snapshot_container_id,
+    ),
+)
+code = CodeDeployment(
+    "code",
+    CodeDeploymentArgs(
+        app_name=function_app.app_name,
+        scm_url=function_app.scm_url,
+        package=package,
+        after=[access, vault, function_app],
+    ),
+)
+
+pulumi.export("resourceGroupName", group.name)
+pulumi.export("functionAppName", function_app.app_name)
+pulumi.export("functionAppUrl", function_app.url)
+pulumi.export("vaultName", vault.vault_name)
+pulumi.export("vaultUri", vault.vault_uri)
+pulumi.export("storageAccountName", storage.account_name)
+pulumi.export("spotifyContainerUrl", storage.snapshot_container_url)
+pulumi.export("deploymentContainerUrl", storage.deployment_container_url)
+pulumi.export("packageSha256", code.package_sha256)

@@ -1,0 +1,147 @@
+"""The weekly export's host: a Flex Consumption function app that holds no keys at all.
+
+Its system-assigned identity reaches host storage, the deployment package, the snapshots and
+Key Vault; the only credential-like setting is the Application Insights connection string
+(a secret in the Pulumi state). FTP and SCM basic-auth publishing are off: code is published
+with an Entra token (`code_deployment.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native.web as web
+
+SNAPSHOT_CONTAINER_SETTING = "SNAPSHOT_CONTAINER"
+
+
+@dataclass(frozen=True)
+class FunctionAppArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    plan_name: str
+    app_name: pulumi.Input[str]
+    python_version: str
+    instance_memory_mb: int
+    export_schedule: str
+    storage_account_name: pulumi.Input[str]
+    blob_endpoint: pulumi.Input[str]
+    snapshot_container: pulumi.Input[str]
+    deployment_container_url: pulumi.Input[str]
+    vault_name: pulumi.Input[str]
+    app_insights_connection_string: pulumi.Input[str]
+
+
+class FunctionApp(pulumi.ComponentResource):
+    """The FC1 plan, the Linux Python function app, and its publishing-credential policies."""
+
+    plan: web.AppServicePlan
+    app: web.WebApp
+    ftp_publishing: web.WebAppFtpAllowed
+    scm_publishing: web.WebAppScmAllowed
+    app_name: pulumi.Output[str]
+    default_host_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    scm_url: pulumi.Output[str]
+    """The Kudu endpoint the package is published to (``https://APP.scm.azurewebsites.net``)."""
+    principal_id: pulumi.Output[str]
+    """Object id of the app's system-assigned identity, for role assignments and the vault policy."""
+
+    def __init__(self, name: str, args: FunctionAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("spotify-exporter:azure:FunctionApp", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.plan = web.AppServicePlan(
+            "plan",
+            name=args.plan_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind="functionapp",
+            reserved=True,  # Linux
+            sku=web.SkuDescriptionArgs(name="FC1", tier="FlexConsumption"),
+            opts=child,
+        )
+        self.app = web.WebApp(
+            "app",
+            name=args.app_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind="functionapp,linux",
+            server_farm_id=self.plan.id,
+            identity=web.ManagedServiceIdentityArgs(type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+            https_only=True,
+            function_app_config=web.FunctionAppConfigArgs(
+                deployment=web.FunctionsDeploymentArgs(
+                    storage=web.FunctionsDeploymentStorageArgs(
+                        type=web.FunctionsDeploymentStorageType.BLOB_CONTAINER,
+                        value=args.deployment_container_url,
+                        authentication=web.FunctionsDeploymentStorageAuthenticationArgs(
+                            type=web.AuthenticationType.SYSTEM_ASSIGNED_IDENTITY
+                        ),
+                    )
+                ),
+                runtime=web.FunctionsRuntimeArgs(name=web.RuntimeName.PYTHON, version=args.python_version),
+                scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(instance_memory_mb=args.instance_memory_mb),
+            ),
+            site_config=web.SiteConfigArgs(
+                ftps_state=web.FtpsState.DISABLED,
+                min_tls_version=web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2,
+                app_settings=_app_settings(args),
+            ),
+            opts=child,
+        )
+        # Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION:
+        # the runtime comes from function_app_config above.
+        self.ftp_publishing = web.WebAppFtpAllowed(
+            "ftp-publishing",
+            name=self.app.name,
+            resource_group_name=args.resource_group_name,
+            allow=False,
+            opts=child,
+        )
+        self.scm_publishing = web.WebAppScmAllowed(
+            "scm-publishing",
+            name=self.app.name,
+            resource_group_name=args.resource_group_name,
+            allow=False,
+            opts=child,
+        )
+
+        self.app_name = self.app.name
+        self.default_host_name = self.app.default_host_name
+        self.url = pulumi.Output.concat("https://", self.app.default_host_name)
+        self.scm_url = self.app.default_host_name.apply(scm_url_for)
+        self.principal_id = self.app.identity.apply(_principal_id)
+        self.register_outputs(
+            {
+                "app_name": self.app_name,
+                "url": self.url,
+                "scm_url": self.scm_url,
+                "principal_id": self.principal_id,
+            }
+        )
+
+
+def scm_url_for(default_host_name: str) -> str:
+    """Kudu lives at the host name with ``scm`` after its first label (also for regional names)."""
+    app, _, domain = default_host_name.partition(".")
+    return f"https://{app}.scm.{domain}"
+
+
+def _principal_id(identity: web.outputs.ManagedServiceIdentityResponse | None) -> str:
+    if identity is None:
+        raise ValueError("the function app has no managed identity")
+    return identity.principal_id
+
+
+def _app_settings(args: FunctionAppArgs) -> list[web.NameValuePairArgs]:
+    """Everything the host and `functions/function_app.py` read, all by identity, no keys."""
+    settings: dict[str, pulumi.Input[str]] = {
+        "AzureWebJobsStorage__accountName": args.storage_account_name,
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": args.app_insights_connection_string,
+        "KEY_VAULT_NAME": args.vault_name,
+        "EXPORT_SCHEDULE": args.export_schedule,
+        "SNAPSHOT_ACCOUNT_URL": args.blob_endpoint,
+        SNAPSHOT_CONTAINER_SETTING: args.snapshot_container,
+    }
+    return [web.NameValuePairArgs(name=name, value=value) for name, value in settings.items()]
