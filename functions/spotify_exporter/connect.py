@@ -42,8 +42,11 @@ def connect(
         warnings.append(warning)
     session = requests.Session()
     session.headers["User-Agent"] = f"spotify-exporter/{__version__}"
-    # proxies from the environment are honoured, but looked up once per run, not on every request
-    session.proxies.update(requests.utils.get_environ_proxies(settings.api_url))
+    # proxies and CA bundle from the environment (REQUESTS_CA_BUNDLE, HTTPS_PROXY, ...) are honoured,
+    # but resolved once per run by requests' own rules, not again on every request
+    environment = session.merge_environment_settings(settings.api_url, {}, None, None, None)
+    session.proxies.update(environment["proxies"])
+    session.verify = environment["verify"]
     session.trust_env = False
 
     def keep_rotated_token(refresh_token: str) -> None:
