@@ -81,6 +81,7 @@ class RequestStats:
 
     requests: int = 0
     retries: int = 0
+    downloads: int = 0  # image CDN requests (cover art), not API requests
     rate_limit_wait_s: float = 0.0
     pacing_wait_s: float = 0.0
 
@@ -261,6 +262,59 @@ class SpotifyClient:
         except _TokenRefreshed:
             raise SpotifyRequestError(path, 401, "a freshly issued access token was refused") from None
         return body
+
+    def download(self, url: str, max_bytes: int = 4 << 20) -> bytes:
+        """GET a file from Spotify's image CDN: no bearer token (it is not the API host), no pacing
+        (the CDN is not the API's rate limit), retried like an API call, and only when no
+        collection is still being fetched (it waits its turn on the request thread)."""
+        if self._halted is not None:
+            raise self._halted
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spotify-requests")
+        return self._worker.submit(self._download, url, max_bytes).result()
+
+    def _download(self, url: str, max_bytes: int) -> bytes:
+        path = urlsplit(url).path
+        attempts = 0
+
+        def send() -> bytes:
+            nonlocal attempts
+            attempts += 1
+            self._check_deadline()
+            self.stats.downloads += 1
+            try:
+                response = self._session.get(
+                    url, timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s), stream=True
+                )
+                with response:
+                    if response.status_code == 200:
+                        data = bytearray()
+                        for chunk in response.iter_content(1 << 16):
+                            data += chunk
+                            if len(data) > max_bytes:
+                                raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes")
+                        return bytes(data)
+            except requests.RequestException as error:
+                raise _Transient(type(error).__name__) from None
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Transient(f"HTTP {response.status_code}")
+            if response.status_code in (403, 404, 410):
+                raise ForbiddenError(path, response.status_code, "the link has expired or the file is gone")
+            raise SpotifyRequestError(path, response.status_code)
+
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(_Transient),
+                stop=lambda state: attempts >= self.settings.max_attempts,
+                wait=lambda state: self._backoff(attempts),
+                sleep=self._sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    return send()
+        except _Transient as error:
+            raise SpotifyServerError(path, attempts, str(error)) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def pages(
         self, path: str, params: Mapping[str, str | int] | None = None, container_key: str | None = None

@@ -15,11 +15,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
+
+import orjson
 
 from . import __version__, rows
+from .carryover import PlaylistArchive
 from .client import JSON, Page, PageStream, SpotifyClient
+from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
+from .history import SnapshotInfo, SnapshotReader, latest_complete
 from .snapshot import (
     DATASET_FILES,
     FORMAT_VERSION,
@@ -121,6 +126,8 @@ class Export:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock: Callable[[], float] = time.monotonic,
         warnings: list[str] | None = None,
+        incremental: bool = True,
+        changes: bool = True,
     ) -> None:
         self.client = client
         self.store = store
@@ -130,6 +137,12 @@ class Export:
         self.warnings: list[str] = list(warnings or [])
         self.outcomes: dict[str, DatasetOutcome] = {}
         self._stop: ExporterError | None = None
+        self._incremental = incremental
+        self._write_changes = changes
+        self._base: SnapshotReader | None = None
+        self.playlists_reused = 0
+        self.covers: dict[str, str] = {}
+        self._account_id = ""
 
     def run(self) -> ExportResult:
         try:
@@ -145,9 +158,11 @@ class Export:
         if not account_id:
             raise SpotifyServerError("/me", 1, "a profile without a user id")
         folder, started_at = self._free_folder(account_id, started_at)
+        self._account_id = account_id
         log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
         writer = SnapshotWriter(self.store, folder)
         writer.write_json(PROFILE_FILE, profile)
+        self._base = self._previous_snapshot(account_id, folder)
 
         self._export_simple(writer, LIBRARY)
         self._export_playlists(writer)
@@ -159,6 +174,8 @@ class Export:
         )
         if self._stop is not None:
             self.warnings.append(str(self._stop))
+        if self._write_changes:
+            self._write_changes_file(writer, folder, iso_utc(started_at), status)
         stats = self.client.stats
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -176,6 +193,13 @@ class Export:
             "rate_limit_wait_s": round(stats.rate_limit_wait_s, 1),
             "token_refreshes": self.client.token_refreshes,
             "json_files": {name: files.json for name, files in DATASET_FILES.items()} | {"profile": PROFILE_FILE},
+            "covers": dict(sorted(self.covers.items())),
+            "incremental": {
+                "base": self._base.folder if self._base else None,
+                "playlists_reused": self.playlists_reused,
+            },
+            "changes_file": CHANGES_FILE if CHANGES_FILE in writer.files else None,
+            "image_downloads": stats.downloads,
         }
         writer.write_manifest(manifest)
         duration = self._clock() - began
@@ -213,18 +237,27 @@ class Export:
                 playlists.extend(p for p in page.items if isinstance(p, dict))
                 listing.count = len(playlists)
         statuses: list[str] = []
-        with writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink:
+        with (
+            self._archive_for(playlists) as archive,
+            writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink,
+        ):
             if not self._skipped(items_outcome):
                 self.progress.started("playlist_items", sum(_item_total(p) or 0 for p in playlists))
-                # the next playlist is queued behind the current one on the client's single request
-                # thread, so its first page is fetched while this playlist's last page is written
-                upcoming = self._items_of(playlists[0]) if playlists else None
-                for index, playlist in enumerate(playlists):
-                    stream, upcoming = upcoming or self._items_of(playlist), None
-                    if index + 1 < len(playlists) and self._stop is None:
-                        upcoming = self._items_of(playlists[index + 1])
+                to_read = [p for p in playlists if not archive.has(p)]
+                # the next playlist to read is queued behind the current one on the client's single
+                # request thread, so its first page is fetched while this one's last page is written
+                streams = iter(to_read)
+                upcoming = self._items_of(next(streams)) if to_read else None
+                for playlist in playlists:
+                    if archive.has(playlist):
+                        statuses.append(self._carry_over(playlist, archive, sink))
+                        continue
+                    stream = upcoming or self._items_of(playlist)
+                    following = next(streams, None)
+                    upcoming = self._items_of(following) if following is not None and self._stop is None else None
                     statuses.append(self._export_playlist_items(playlist, stream, sink))
         items_outcome.count = sink.rows
+        self._download_covers(writer, playlists)
         with writer.dataset("playlists", rows.PLAYLIST_COLUMNS) as sink:
             for playlist, items_status in zip(playlists, statuses, strict=False):
                 sink.add(rows.playlist_row(playlist, items_status), playlist)
@@ -233,6 +266,7 @@ class Export:
         forbidden = statuses.count("forbidden")
         failed = len(playlists) - statuses.count("exported") - forbidden
         items_outcome.extra = {
+            "playlists_reused": self.playlists_reused,
             "playlists_exported": statuses.count("exported"),
             "playlists_forbidden": forbidden,
             "playlists_failed": failed,
@@ -248,6 +282,116 @@ class Export:
             )
         self._finished("playlists", listing)
         self._finished("playlist_items", items_outcome)
+
+    # -- incremental -------------------------------------------------------------------------
+
+    def _previous_snapshot(self, account_id: str, folder: str) -> SnapshotReader | None:
+        """The latest complete snapshot before this one: the base for carry-over and ``changes.json``."""
+        try:
+            info = latest_complete(self.store, account_id, before=folder.partition("/")[2])
+        except ExporterError as error:
+            self.warnings.append(f"the earlier snapshots could not be listed ({error}); every playlist is read")
+            return None
+        return SnapshotReader(self.store, info) if info else None
+
+    def _archive_for(self, playlists: list[JSON]) -> _Archive:
+        """The base snapshot's items of every playlist whose ``snapshot_id`` has not changed."""
+        if not self._incremental or self._base is None or not playlists:
+            return _Archive(None, {})
+        base = self._base
+        try:
+            before = {row["playlist_id"]: row for row in base.csv_rows("playlists")}
+            unchanged = {
+                str(p["id"]): p
+                for p in playlists
+                if (old := before.get(str(p.get("id"))))
+                and old["items_status"] == "exported"
+                and p.get("snapshot_id")
+                and old["snapshot_id"] == p.get("snapshot_id")
+                and old["item_count"] == str(_item_total(p))
+            }
+            if not unchanged:
+                return _Archive(None, {})
+            archive = PlaylistArchive.load(base, set(unchanged))
+        except ExporterError as error:
+            self.warnings.append(f"the previous snapshot could not be reused ({error}); every playlist is read")
+            return _Archive(None, {})
+        reusable = {pid for pid in unchanged if (archive.item_count(pid) or 0) == _item_total(unchanged[pid])}
+        log.info(
+            "%s of %s playlists unchanged since %s: their items are reused", len(reusable), len(playlists), base.folder
+        )
+        return _Archive(archive, {pid: True for pid in reusable})
+
+    def _carry_over(self, playlist: JSON, archive: _Archive, sink: DatasetSink) -> str:
+        """Copy an unchanged playlist's items from the base snapshot, rows rebuilt from today's playlist."""
+        count = 0
+        for line in archive.lines(str(playlist.get("id"))):
+            envelope = orjson.loads(line)
+            entry = envelope.get("entry")
+            position = int(envelope.get("position", count))
+            sink.add(rows.playlist_item_row(playlist, position, entry if isinstance(entry, dict) else {}), envelope)
+            count += 1
+        self.progress.advanced("playlist_items", count)
+        self.playlists_reused += 1
+        return "exported"
+
+    # -- cover art ---------------------------------------------------------------------------
+
+    def _download_covers(self, writer: SnapshotWriter, playlists: list[JSON]) -> None:
+        """Custom covers of the user's own playlists; their URLs expire within a day, so the image
+        itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items."""
+        if self._stop is not None:
+            return
+        failed = 0
+        for playlist in playlists:
+            url = custom_cover_url(playlist, self._account_id)
+            if url is None:
+                continue
+            try:
+                image = self.client.download(url)
+            except DATASET_ERRORS as error:
+                log.warning("cover of playlist %s: %s", playlist.get("id"), error)
+                failed += 1
+                continue
+            except ExporterError as error:
+                self._stop = error
+                return
+            name = f"covers/{playlist.get('id')}.jpg"
+            writer.write_bytes(name, image)
+            self.covers[str(playlist.get("id"))] = name
+        if failed:
+            self.warnings.append(f"the custom cover of {failed} playlist(s) could not be downloaded")
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def _write_changes_file(self, writer: SnapshotWriter, folder: str, started_at: str, status: str) -> None:
+        """``changes.json``: what changed since the previous complete snapshot (datasets this run
+        could not read in full are listed as not compared)."""
+        current = SnapshotReader(
+            self.store,
+            SnapshotInfo(
+                folder,
+                {
+                    "files": writer.file_table(),
+                    "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
+                    "started_at": started_at,
+                    "status": status,
+                },
+            ),
+        )
+        try:
+            document = diff_snapshots(self._base, current)
+        except ExporterError as error:
+            self.warnings.append(f"changes.json was not written: {error}")
+            return
+        writer.write_json(CHANGES_FILE, document)
+        summary = document["summary"]
+        log.info(
+            "changes since the last complete snapshot: %s liked songs added, %s removed, %s playlists changed",
+            summary["library"]["added"],
+            summary["library"]["removed"],
+            summary["playlists"]["changed"],
+        )
 
     def _items_of(self, playlist: JSON) -> PageStream:
         path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
@@ -331,6 +475,47 @@ class Export:
         while next(iter(self.store.list_files(snapshot_folder(account_id, moment) + "/")), None) is not None:
             moment += timedelta(seconds=1)
         return snapshot_folder(account_id, moment), moment
+
+
+class _Archive:
+    """The playlists whose items are carried over, or none (a full read)."""
+
+    def __init__(self, archive: PlaylistArchive | None, reusable: dict[str, bool]) -> None:
+        self._archive = archive
+        self._reusable = reusable
+
+    def has(self, playlist: JSON) -> bool:
+        return str(playlist.get("id")) in self._reusable
+
+    def lines(self, playlist_id: str) -> Iterator[bytes]:
+        return self._archive.lines(playlist_id) if self._archive else iter(())
+
+    def __enter__(self) -> _Archive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+
+#: covers Spotify makes itself: a mosaic of the first albums, or one album's art
+_GENERATED_IMAGE_PREFIX = "ab67616d"
+
+
+def custom_cover_url(playlist: JSON, account_id: str) -> str | None:
+    """The URL of a playlist's cover if the user set it themselves (and owns the playlist)."""
+    owner = playlist.get("owner")
+    if not isinstance(owner, dict) or owner.get("id") != account_id:
+        return None
+    images = playlist.get("images")
+    first = images[0] if isinstance(images, list) and images and isinstance(images[0], dict) else {}
+    url = first.get("url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return None
+    parts = urlsplit(url)
+    if parts.netloc.startswith("mosaic.") or parts.path.rsplit("/", 1)[-1].startswith(_GENERATED_IMAGE_PREFIX):
+        return None
+    return url
 
 
 def _item_total(playlist: JSON) -> int | None:

@@ -157,6 +157,12 @@ class SnapshotWriter:
             target.write(data)
         self.files[name] = FileRecord(1, hashlib.sha256(data).hexdigest(), len(data))
 
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """A binary file (a cover image): one "row" in the manifest's file table."""
+        with self._hashed_file(name) as target:
+            target.write(data)
+        self.files[name] = FileRecord(1, hashlib.sha256(data).hexdigest(), len(data))
+
     def file_table(self) -> dict[str, dict[str, object]]:
         """The manifest's ``files``: every file written so far with its rows, hash and size."""
         return {name: {"rows": r.rows, "sha256": r.sha256, "bytes": r.bytes} for name, r in sorted(self.files.items())}

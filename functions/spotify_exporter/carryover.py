@@ -1,0 +1,80 @@
+"""Playlist items carried over from the previous complete snapshot (incremental export).
+
+Spotify's ``snapshot_id`` is a playlist's version: equal id, equal items. A playlist whose
+id matches the one in the latest complete snapshot need not be read again; its items are
+copied from that snapshot's JSON copy, so the new snapshot is still complete and
+self-contained. The old items file is unpacked once into a temporary file with an index
+by playlist (memory holds offsets, not items) because the new run may want the playlists
+in another order than the old one stored them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO
+
+from .history import SnapshotReader, playlist_of_item_line
+
+
+@dataclass(frozen=True)
+class _Span:
+    offset: int
+    length: int
+    items: int
+
+
+class PlaylistArchive:
+    """The JSON Lines of chosen playlists of one snapshot, readable in any order."""
+
+    def __init__(self, base: SnapshotReader, spans: dict[str, _Span], spool: IO[bytes]) -> None:
+        self.base = base
+        self._spans = spans
+        self._spool = spool
+
+    @classmethod
+    def load(cls, base: SnapshotReader, wanted: set[str]) -> PlaylistArchive:
+        """Copy the items of the ``wanted`` playlists out of ``base`` (checked against its manifest)."""
+        spool = tempfile.TemporaryFile(prefix="spotify-exporter-", suffix=".jsonl")  # noqa: SIM115 (owned by the archive)
+        spans: dict[str, _Span] = {}
+        try:
+            current: str | None = None
+            start = count = 0
+            for line in base.lines("playlist_items"):
+                playlist_id = playlist_of_item_line(line)
+                if playlist_id != current:
+                    if current is not None and current in wanted:
+                        spans[current] = _Span(start, spool.tell() - start, count)
+                    current, start, count = playlist_id, spool.tell(), 0
+                if playlist_id in wanted:
+                    spool.write(line if line.endswith(b"\n") else line + b"\n")
+                    count += 1
+            if current is not None and current in wanted:
+                spans[current] = _Span(start, spool.tell() - start, count)
+        except BaseException:
+            spool.close()
+            raise
+        return cls(base, spans, spool)
+
+    def item_count(self, playlist_id: str) -> int | None:
+        """How many items the base holds for the playlist (None: none stored, e.g. an empty one)."""
+        span = self._spans.get(playlist_id)
+        return span.items if span else None
+
+    def lines(self, playlist_id: str) -> Iterator[bytes]:
+        span = self._spans.get(playlist_id)
+        if span is None:
+            return
+        self._spool.seek(span.offset)
+        yield from self._spool.read(span.length).splitlines()
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> PlaylistArchive:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
