@@ -7,9 +7,12 @@ settings, refused credentials, unreachable store) or the command line was wrong.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -19,8 +22,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from . import __version__
 from .connect import connect
 from .credentials import EnvironmentSecrets
+from .diff import describe, diff_snapshots
 from .errors import ExporterError
 from .export import DatasetOutcome, ExportResult, run_export
+from .history import SnapshotInfo, SnapshotReader, list_snapshots, read_manifest, resolve_snapshot, store_for_path
 from .settings import settings_from_env
 from .stores import SnapshotStore
 
@@ -107,6 +112,11 @@ def _summary(result: ExportResult) -> str:
         note = "" if entry["status"] == "complete" else f"  [{entry['status']}]"
         lines.append(f"  {name:<15} {entry['count']:>7} rows{note}")
     lines.append(f"  {manifest['requests']} requests, {manifest['retries']} retries, {result.duration_s:.1f} s")
+    incremental = manifest.get("incremental") or {}
+    if incremental.get("playlists_reused"):
+        lines.append(f"  {incremental['playlists_reused']} unchanged playlists copied from {incremental['base']}")
+    if manifest.get("changes_file"):
+        lines.append(f"  changes since the previous snapshot: spotify-exporter diff (or {manifest['changes_file']})")
     lines.extend(f"  warning: {warning}" for warning in manifest["warnings"])
     return "\n".join(lines)
 
@@ -121,20 +131,39 @@ def cli(context: click.Context) -> None:
         click.echo(context.get_help())
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(command: F) -> F:
+    """The options that say where snapshots are: the same for every command."""
+    for option in reversed(
+        (
+            click.option(
+                "--out",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Local folder for snapshots [default: ./backups].",
+            ),
+            click.option(
+                "--blob-url", help="Azure Blob account or container URL (signs in with DefaultAzureCredential)."
+            ),
+            click.option(
+                "--blob-connection-string",
+                envvar="SNAPSHOT_BLOB_CONNECTION_STRING",
+                show_envvar=True,
+                help="Azure Storage connection string (Azurite, or an account key).",
+            ),
+            click.option(
+                "--container", help="Blob container for snapshots [default: spotify, or the one in --blob-url]."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Local folder for snapshots [default: ./backups].",
-)
-@click.option("--blob-url", help="Azure Blob account or container URL (signs in with DefaultAzureCredential).")
-@click.option(
-    "--blob-connection-string",
-    envvar="SNAPSHOT_BLOB_CONNECTION_STRING",
-    show_envvar=True,
-    help="Azure Storage connection string (Azurite, or an account key).",
-)
-@click.option("--container", help="Blob container for snapshots [default: spotify, or the one in --blob-url].")
+@store_options
+@click.option("--full", is_flag=True, help="Read every playlist again, even those unchanged since the last snapshot.")
 @click.option(
     "--env-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -168,8 +197,12 @@ def export(
     max_retry_after: float | None,
     rate_limit_budget: float | None,
     verbose: bool,
+    full: bool,
 ) -> None:
-    """Export the account into a new snapshot (exit 0 complete, 2 partial, 1 error)."""
+    """Export the account into a new snapshot (exit 0 complete, 2 partial, 1 error).
+
+    Playlists whose version (snapshot_id) is the same as in the latest complete snapshot
+    are copied from it instead of being read again; --full reads everything."""
     interactive = sys.stderr.isatty()
     console = Console(stderr=True) if interactive else None
     _configure_logging(verbose, console)
@@ -183,13 +216,85 @@ def export(
     client = connect(EnvironmentSecrets(dotenv_path=env_file), settings, warnings)
     if console is not None:
         with RichProgress(console) as progress:
-            result = run_export(client, store, progress=progress, warnings=warnings)
+            result = run_export(client, store, progress=progress, warnings=warnings, incremental=not full)
     else:
-        result = run_export(client, store, warnings=warnings)
+        result = run_export(client, store, warnings=warnings, incremental=not full)
     click.echo(_summary(result))
     if result.status != "complete":
         click.echo(f"error: the snapshot is partial: {result.manifest.get('error') or 'see warnings'}", err=True)
         sys.exit(EXIT_PARTIAL)
+
+
+def _snapshot_in(store: SnapshotStore, reference: str | None) -> tuple[SnapshotStore, SnapshotInfo]:
+    """A snapshot named by a local folder path or by ``<account>/<time>`` (or time) in ``store``."""
+    if reference is not None:
+        local = store_for_path(reference)
+        if local is not None:
+            local_store, folder = local
+            return local_store, SnapshotInfo(folder, read_manifest(local_store, folder))
+    return store, resolve_snapshot(store, reference)
+
+
+@cli.command(name="list")
+@store_options
+def list_command(
+    out: Path | None, blob_url: str | None, blob_connection_string: str | None, container: str | None
+) -> None:
+    """List the snapshots in a store, oldest first."""
+    store = _open_store(out, blob_url, blob_connection_string, container)
+    listing = list_snapshots(store)
+    if not listing.finished and not listing.unfinished:
+        click.echo(f"no snapshots in {store.location}")
+        return
+    for info in listing.finished:
+        datasets = info.manifest.get("datasets", {})
+        counts = ", ".join(
+            f"{datasets[name]['count']} {label}"
+            for name, label in (("library", "liked"), ("playlists", "playlists"), ("playlist_items", "items"))
+            if isinstance(datasets.get(name), dict)
+        )
+        click.echo(f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}")
+    for folder in listing.unfinished:
+        click.echo(f"{folder}  unfinished (no manifest: the export died; ignored)")
+
+
+@cli.command()
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON (the format of changes.json).")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Lines per list (0: all).")
+def diff(
+    old: str | None,
+    new: str | None,
+    out: Path | None,
+    blob_url: str | None,
+    blob_connection_string: str | None,
+    container: str | None,
+    as_json: bool,
+    limit: int,
+) -> None:
+    """What changed between two snapshots.
+
+    OLD and NEW are snapshot folders (paths) or <account>/<time> in the store; by default
+    the two latest complete snapshots, and with OLD alone, OLD against the latest."""
+    store = _open_store(out, blob_url, blob_connection_string, container)
+    if old is None:
+        complete = list_snapshots(store).complete
+        accounts = {info.account_id for info in complete}
+        if len(accounts) > 1:
+            raise click.UsageError(f"{store.location} holds several accounts; name OLD and NEW as <account>/<time>")
+        if len(complete) < 2:
+            raise ExporterError(f"{store.location} has fewer than two complete snapshots: nothing to compare")
+        old_store, old_info, new_store, new_info = store, complete[-2], store, complete[-1]
+    else:
+        old_store, old_info = _snapshot_in(store, old)
+        new_store, new_info = _snapshot_in(old_store if new is None else store, new)
+    document = diff_snapshots(SnapshotReader(old_store, old_info), SnapshotReader(new_store, new_info))
+    if as_json:
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(describe(document, limit)))
 
 
 def main(argv: list[str] | None = None) -> None:
