@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from spotify_exporter.connect import connect
 from spotify_exporter.credentials import EnvironmentSecrets
@@ -53,6 +54,7 @@ def export_account(
     *,
     sleep: Callable[[float], None] | None = None,
     time_budget_s: float | None = None,
+    incremental: bool = True,
     **settings: Any,
 ) -> ExportResult:
     """One in-process export with the production wiring; ``sleep`` replaces real waiting."""
@@ -60,7 +62,49 @@ def export_account(
     warnings: list[str] = []
     secrets = EnvironmentSecrets(environ={}, dotenv_path=env_file)
     client = connect(secrets, config, warnings, sleep=sleep or time.sleep, time_budget_s=time_budget_s)
-    return run_export(client, store, warnings=warnings)
+    return run_export(client, store, warnings=warnings, incremental=incremental)
+
+
+class SpotifyUser:
+    """The account's owner changing things in "their Spotify app": real writes over the Web API."""
+
+    def __init__(self, sim: SpotifySimulator) -> None:
+        self.sim = sim
+        self.session = requests.Session()
+        grant = {"grant_type": "refresh_token", "refresh_token": sim.refresh_token}
+        answer = self.session.post(f"{sim.accounts_url}/api/token", data=grant, auth=(sim.client_id, sim.client_secret))
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+    def call(self, method: str, path: str, **options: Any) -> requests.Response:
+        response = self.session.request(method, self.sim.api_url + path, timeout=10, **options)
+        assert response.status_code < 300, (method, path, response.status_code, response.text)
+        return response
+
+    def rename(self, playlist_id: str, name: str) -> None:
+        self.call("PUT", f"/playlists/{playlist_id}", json={"name": name})
+
+    def add(self, playlist_id: str, uris: list[str], position: int | None = None) -> None:
+        body: dict[str, Any] = {"uris": uris}
+        if position is not None:
+            body["position"] = position
+        self.call("POST", f"/playlists/{playlist_id}/items", json=body)
+
+    def remove(self, playlist_id: str, uris: list[str]) -> None:
+        self.call("DELETE", f"/playlists/{playlist_id}/items", json={"tracks": [{"uri": u} for u in uris]})
+
+    def move(self, playlist_id: str, range_start: int, insert_before: int) -> None:
+        body = {"range_start": range_start, "insert_before": insert_before, "range_length": 1}
+        self.call("PUT", f"/playlists/{playlist_id}/items", json=body)
+
+    def like(self, uris: list[str]) -> None:
+        self.call("PUT", "/me/library", params={"uris": ",".join(uris)})
+
+    def unlike(self, uris: list[str]) -> None:
+        self.call("DELETE", "/me/library", params={"uris": ",".join(uris)})
+
+    def follow_artists(self, ids: list[str]) -> None:
+        self.call("PUT", "/me/following", params={"type": "artist", "ids": ",".join(ids)})
 
 
 def cli_env(sim: SpotifySimulator, **extra: str) -> dict[str, str]:

@@ -295,7 +295,10 @@ class Export:
         return SnapshotReader(self.store, info) if info else None
 
     def _archive_for(self, playlists: list[JSON]) -> _Archive:
-        """The base snapshot's items of every playlist whose ``snapshot_id`` has not changed."""
+        """The base snapshot's items of every playlist whose ``snapshot_id`` has not changed.
+
+        A playlist whose items Spotify refused then (``forbidden``) is not asked again either:
+        the same version gets the same answer in development mode; ``--full`` asks anew."""
         if not self._incremental or self._base is None or not playlists:
             return _Archive(None, {})
         base = self._base
@@ -305,22 +308,27 @@ class Export:
                 str(p["id"]): p
                 for p in playlists
                 if (old := before.get(str(p.get("id"))))
-                and old["items_status"] == "exported"
+                and old["items_status"] in ("exported", "forbidden")
                 and p.get("snapshot_id")
                 and old["snapshot_id"] == p.get("snapshot_id")
                 and old["item_count"] == str(_item_total(p))
             }
             if not unchanged:
                 return _Archive(None, {})
-            archive = PlaylistArchive.load(base, set(unchanged))
+            exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
+            archive = PlaylistArchive.load(base, exported)
         except ExporterError as error:
             self.warnings.append(f"the previous snapshot could not be reused ({error}); every playlist is read")
             return _Archive(None, {})
-        reusable = {pid for pid in unchanged if (archive.item_count(pid) or 0) == _item_total(unchanged[pid])}
+        reusable = {
+            pid: before[pid]["items_status"]
+            for pid in unchanged
+            if pid not in exported or (archive.item_count(pid) or 0) == _item_total(unchanged[pid])
+        }
         log.info(
             "%s of %s playlists unchanged since %s: their items are reused", len(reusable), len(playlists), base.folder
         )
-        return _Archive(archive, {pid: True for pid in reusable})
+        return _Archive(archive, reusable)
 
     def _carry_over(self, playlist: JSON, archive: _Archive, sink: DatasetSink) -> str:
         """Copy an unchanged playlist's items from the base snapshot, rows rebuilt from today's playlist."""
@@ -333,7 +341,7 @@ class Export:
             count += 1
         self.progress.advanced("playlist_items", count)
         self.playlists_reused += 1
-        return "exported"
+        return archive.status(str(playlist.get("id")))
 
     # -- cover art ---------------------------------------------------------------------------
 
@@ -480,12 +488,15 @@ class Export:
 class _Archive:
     """The playlists whose items are carried over, or none (a full read)."""
 
-    def __init__(self, archive: PlaylistArchive | None, reusable: dict[str, bool]) -> None:
+    def __init__(self, archive: PlaylistArchive | None, reusable: dict[str, str]) -> None:
         self._archive = archive
-        self._reusable = reusable
+        self._reusable = reusable  # playlist id -> its items_status in the base snapshot
 
     def has(self, playlist: JSON) -> bool:
         return str(playlist.get("id")) in self._reusable
+
+    def status(self, playlist_id: str) -> str:
+        return self._reusable[playlist_id]
 
     def lines(self, playlist_id: str) -> Iterator[bytes]:
         return self._archive.lines(playlist_id) if self._archive else iter(())
