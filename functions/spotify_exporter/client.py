@@ -82,6 +82,7 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     downloads: int = 0  # image CDN requests (cover art), not API requests
+    writes: int = 0  # successful writes (restore)
     rate_limit_wait_s: float = 0.0
     pacing_wait_s: float = 0.0
 
@@ -168,7 +169,7 @@ class PageStream:
 
 
 class SpotifyClient:
-    """GETs JSON from the Web API, one request at a time, paced and retried."""
+    """Talks to the Web API one request at a time, paced and retried."""
 
     def __init__(
         self,
@@ -204,6 +205,26 @@ class SpotifyClient:
 
     def get_json(self, path_or_url: str, params: Mapping[str, str | int] | None = None) -> JSON:
         """GET one JSON object. ``path_or_url`` is an API path ("/me") or a ``next`` URL."""
+        return self.request("GET", path_or_url, params)
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        json_body: object = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        retry_failures: bool = True,
+    ) -> JSON:
+        """One API call; the JSON object it answers (``{}`` for a write answered without a body).
+
+        ``retry_failures=False`` is for writes that are not idempotent (creating a playlist,
+        adding items): after a 5xx or a broken connection nobody knows whether Spotify applied
+        it, so the caller looks before trying again. A 429 or a 401 is always retried: Spotify
+        did not act on those.
+        """
         if self._halted is not None:
             raise self._halted  # after a ban or a dead token, nothing more is sent
         url = self._url(path_or_url)
@@ -222,7 +243,7 @@ class SpotifyClient:
             if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
                 return not self._can_wait(error.retry_after_s)
             transient_failures += 1  # includes a 429 without Retry-After: backed off like a 5xx
-            return transient_failures >= self.settings.max_attempts
+            return not retry_failures or transient_failures >= self.settings.max_attempts
 
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
@@ -250,7 +271,7 @@ class SpotifyClient:
                 reraise=True,
             ):
                 with attempt:
-                    body = self._send(url, params)
+                    body = self._send(method, url, params, json_body, data, content_type)
         except _TooManyRequests as error:
             if error.retry_after_s is None:
                 raise SpotifyServerError(path, transient_failures, "HTTP 429 without Retry-After") from None
@@ -357,22 +378,43 @@ class SpotifyClient:
         if self._deadline is not None and self._clock() + upcoming_s >= self._deadline:
             raise OutOfTimeError(self._budget_s or 0.0)
 
-    def _send(self, url: str, params: Mapping[str, str | int] | None) -> JSON:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        json_body: object = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+    ) -> JSON:
         self._check_deadline()
         self.stats.pacing_wait_s += self._pacer.wait_turn()
         bearer = _Bearer(self._auth.access_token())
         self.stats.requests += 1
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
         try:
-            response = self._session.get(
+            response = self._session.request(
+                method,
                 url,
                 params=params,
+                json=json_body,
+                data=data,
                 auth=bearer,
-                headers={"Accept": "application/json"},
+                headers=headers,
                 timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s),
             )
         except requests.RequestException as error:
             raise _Transient(f"{type(error).__name__}") from None
         status = response.status_code
+        if method != "GET" and status in (200, 201, 202, 204):
+            self.stats.writes += 1
+            try:
+                answer = orjson.loads(response.content) if response.content else {}
+            except orjson.JSONDecodeError:
+                answer = {}  # the write was done; an odd body is no reason to do it again
+            return answer if isinstance(answer, dict) else {}
         if status == 200:
             try:
                 body = orjson.loads(response.content)
