@@ -7,11 +7,12 @@ bulk with a sprinkle of the same oddities.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import TypeVar
 
-from . import edge_cases
+from . import covers, edge_cases
 from .catalog import (
     ADJECTIVES,
     NOUNS,
@@ -22,7 +23,7 @@ from .catalog import (
     hash_of,
     spotify_id,
 )
-from .model import EPISODE, EPOCH_1970, KIND_CODES, LOCAL, NOW, TRACK, UNAVAILABLE, Account, Entry, Playlist
+from .model import EPISODE, EPOCH_1970, KIND_CODES, LOCAL, NOW, TRACK, UNAVAILABLE, Account, Entry, Playlist, User
 
 T = TypeVar("T")
 
@@ -55,13 +56,54 @@ SIZES: dict[str, SizeSpec] = {
 }  # fmt: skip
 
 
-def build_account(size: str = "small", seed: int = 0) -> Account:
-    """The account of this size and seed (same arguments, same account, every time)."""
+#: the user of an empty account (``empty_like``): someone else than the source account's user
+RESTORE_USER = User("restoretarget", "Restore Target")
+
+
+def build_account(size: str = "small", seed: int = 0, empty: bool = False) -> Account:
+    """The account of this size and seed (same arguments, same account, every time).
+
+    ``empty=True``: ``empty_like`` that account, an empty account to restore into.
+    """
     try:
         spec = SIZES[size]
     except KeyError:
         raise ValueError(f"unknown account size {size!r}; choose one of {', '.join(SIZES)}") from None
-    return _Builder(size, seed, spec).build()
+    account = _Builder(size, seed, spec).build()
+    return empty_like(account) if empty else account
+
+
+def empty_like(source: Account, user: User = RESTORE_USER) -> Account:
+    """A new, empty account of another user (``user``) in the same world as ``source``.
+
+    Same catalogue, episode, show and audiobook pools, local files and other users' playlists, so
+    every URI of ``source`` (tracks, albums, artists, shows, episodes, audiobooks, followed
+    playlists) resolves in it; but no liked songs, no saved anything, no followed artists and no
+    playlists in ``GET /me/playlists``. Other users' playlists are copies (writes to a
+    collaborative one do not reach ``source``) registered in ``world``, so
+    ``PUT /me/library?uris=spotify:playlist:...`` can follow them. Playlists owned by
+    ``source``'s user do not exist here (as after that account was deleted): a restore must
+    create them anew. ``source``'s user stays known as the adder of items in others' playlists.
+    """
+    if user.id in {u.id for u in source.users}:
+        raise ValueError(f"user {user.id!r} already exists in the source account")
+    users = [user, *source.users[1:], source.me]
+    moved = len(users) - 1  # where source's user (index 0) went
+
+    def remap(index: int | None) -> int | None:
+        return moved if index == 0 else index
+
+    account = Account(source.size, source.seed, users, source.catalog)
+    account.episode_pool = source.episode_pool
+    account.local_files = source.local_files
+    account.show_pool = source.show_pool
+    account.audiobook_pool = source.audiobook_pool
+    for playlist in [*source.world.values(), *source.playlists]:
+        if playlist.owner == 0 or playlist.id in account.world:
+            continue
+        entries = [e._replace(added_by=remap(e.added_by)) for e in playlist.entries]
+        account.world[playlist.id] = dataclasses.replace(playlist, entries=entries, history=list(playlist.history))
+    return account
 
 
 class _Builder:
@@ -74,11 +116,13 @@ class _Builder:
 
     def build(self) -> Account:
         a, spec = self.account, self.spec
-        a.catalog.special_tracks.update(edge_cases.special_tracks(a.seed))
+        a.catalog.add_special_tracks(edge_cases.special_tracks(a.seed))
         a.local_files = edge_cases.local_files()
         shows = edge_cases.shows(a.seed, max(spec.shows, 3))
         a.episode_pool = edge_cases.episodes(a.seed, shows, max(spec.episodes, 4))
-        a.audiobooks = self._dated(edge_cases.audiobooks(a.seed, spec.audiobooks))
+        a.audiobook_pool = edge_cases.audiobooks(a.seed, spec.audiobooks)
+        a.show_pool = shows
+        a.audiobooks = self._dated(a.audiobook_pool)
         a.shows = self._dated(shows[: spec.shows])
         a.episodes = self._dated(a.episode_pool[: spec.episodes])
         a.liked = self._liked()
@@ -87,7 +131,19 @@ class _Builder:
         a.playlists = self._edge_playlists() + self._generated_playlists()
         for playlist in a.playlists:
             playlist.snapshot_id = _snapshot_id(a.seed, playlist)
+        a.world = {p.id: p for p in a.playlists}
+        self._covers()
         return a
+
+    def _covers(self) -> None:
+        """About 1 in 5 of the user's own non-empty playlists (at least one) have a custom cover.
+
+        Chosen by a hash of the id, not by ``self.rng``: the rest of the account stays as it was.
+        """
+        own = [p for p in self.account.playlists if p.owner == 0 and p.entries]
+        chosen = [p for p in own if hash_of(Domain.PLAYLIST, self.account.seed, *map(ord, p.id)) % 5 == 0]
+        for playlist in chosen or own[:1]:
+            playlist.cover = covers.jpeg(f"cover of {playlist.id}")
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@ builds in a fraction of a second. Hand-made records (the edge cases) override in
 from __future__ import annotations
 
 import base64
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from urllib.parse import quote_plus
@@ -177,6 +179,22 @@ class Catalog:
         # rendering a page touches the same albums and artists again and again; both are few
         self._albums: dict[int, AlbumRec] = {}
         self._artists: dict[int, ArtistRec] = {}
+        # id -> index, built on the first look-up (writes resolve URIs; reads never need them)
+        self._ids: dict[str, dict[str, int]] | None = None
+        self._ids_lock = threading.Lock()
+
+    def add_special_tracks(self, tracks: dict[int, TrackRec]) -> None:
+        """Hand-made tracks at negative indices; their albums and artists get negative indices too."""
+        self.special_tracks.update(tracks)
+        known = {artist.id for artist in self._artists.values()}
+        for index in sorted(tracks, reverse=True):
+            track = tracks[index]
+            self._albums[track.album.index] = track.album
+            for artist in (*track.artists, *track.album.artists):
+                if artist.id not in known:
+                    known.add(artist.id)
+                    self._artists[-1 - sum(1 for i in self._artists if i < 0)] = artist
+        self._ids = None
 
     def track_index(self, album: int, number: int) -> int:
         """The catalogue index of track ``number`` (0-based) of ``album``."""
@@ -258,6 +276,38 @@ class Catalog:
         genres = tuple(dict.fromkeys(GENRES[(h >> (8 * k)) % len(GENRES)] for k in range((h >> 60) % 4)))
         return ArtistRec(spotify_id(Domain.ARTIST, self.seed, index), name, genres)
 
-    def album_track_indices(self, album: AlbumRec) -> range:
-        """Catalogue indices of an album's tracks (generated albums only)."""
+    def album_track_indices(self, album: AlbumRec) -> Sequence[int]:
+        """Catalogue indices of an album's tracks (a hand-made album: the hand-made tracks on it)."""
+        if album.index < 0:
+            return sorted((i for i, t in self.special_tracks.items() if t.album.id == album.id), reverse=True)
         return range(album.index * SLOTS, album.index * SLOTS + album.total_tracks)
+
+    # -- ids to indices (what a URI names) ----------------------------------------------------
+
+    def _index(self) -> dict[str, dict[str, int]]:
+        ids = self._ids
+        if ids is not None:
+            return ids
+        with self._ids_lock:
+            if self._ids is None:
+                tracks = {t.id: i for i, t in self.special_tracks.items()}
+                albums = {a.id: i for i, a in self._albums.items() if i < 0}
+                artists = {a.id: i for i, a in self._artists.items() if i < 0}
+                for index in range(self.n_albums):
+                    album = self.album(index)
+                    albums[album.id] = index
+                    for track in self.album_track_indices(album):
+                        tracks[spotify_id(Domain.TRACK, self.seed, track)] = track
+                for index in range(self.n_artists):
+                    artists[spotify_id(Domain.ARTIST, self.seed, index)] = index
+                self._ids = {"track": tracks, "album": albums, "artist": artists}
+            return self._ids
+
+    def track_by_id(self, track_id: str) -> int | None:
+        return self._index()["track"].get(track_id)
+
+    def album_by_id(self, album_id: str) -> int | None:
+        return self._index()["album"].get(album_id)
+
+    def artist_by_id(self, artist_id: str) -> int | None:
+        return self._index()["artist"].get(artist_id)

@@ -4,6 +4,10 @@ Every random decision comes from ``random.Random(seed)``, drawn the same number 
 API request, so a run with the same requests in the same order sees the same faults. Token
 requests draw from a separate generator, so refreshing more or less often never shifts the
 faults the API answers with.
+
+Writes draw like reads. A write that gets a fault (5xx, 429) is not applied; truncated bodies
+(``malformed_rate``) are injected into reads only, so a write is either applied and answered
+in full or refused and not applied.
 """
 
 from __future__ import annotations
@@ -39,8 +43,13 @@ class Faults:
     rotate_refresh_tokens: bool = False
     #: share of /api/token requests answered 503
     token_error_rate: float = 0.0
-    #: path template -> status for endpoints refused to the app, e.g. {"/v1/me/audiobooks": 403}
+    #: path template -> status for endpoints refused to the app, e.g. {"/v1/me/audiobooks": 403};
+    #: a key may name one method, e.g. {"POST /v1/playlists/{id}/items": 503}
     unavailable: dict[str, int] = field(default_factory=dict)
+    #: after this many applied (2xx) write requests every further write answers 503 and changes
+    #: nothing: a restore "interrupted half way". The simulator copies it to its attribute
+    #: ``fail_writes_after``, which a test sets to None (or a higher count) to let writes through.
+    fail_writes_after: int | None = None
 
     def __post_init__(self) -> None:
         rates = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.token_error_rate)
@@ -50,6 +59,8 @@ class Faults:
             raise ValueError("server_error_rate + rate_limit_rate + malformed_rate must not exceed 1")
         if self.latency_s < 0 or self.token_lifetime_s < 0:
             raise ValueError("latency_s and token_lifetime_s must not be negative")
+        if self.fail_writes_after is not None and self.fail_writes_after < 0:
+            raise ValueError("fail_writes_after must not be negative")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ class Playlist:
     description: str
     entries: list[Entry]
     snapshot_id: str = ""
+    #: a custom cover (JPEG bytes) uploaded by the owner; None: Spotify's generated images
+    cover: bytes | None = None
+    #: writes so far; each one gives a new ``snapshot_id`` (see ``writes.bump``)
+    revision: int = 0
+    #: every earlier ``snapshot_id`` of this playlist, oldest first
+    history: list[str] = field(default_factory=list)
 
     @property
     def readable(self) -> bool:
@@ -70,16 +76,24 @@ class Account:
     audiobooks: list[tuple[AudiobookRec, int]] = field(default_factory=list)
     episode_pool: list[EpisodeRec] = field(default_factory=list)  # episodes that playlists refer to
     local_files: list[LocalFileRec] = field(default_factory=list)
-    _playlist_index: dict[str, Playlist] = field(default_factory=dict, repr=False, compare=False)
+    #: every show and audiobook that exists (saved or not): what ``spotify:show:``/``audiobook:`` URIs resolve to
+    show_pool: list[ShowRec] = field(default_factory=list)
+    audiobook_pool: list[AudiobookRec] = field(default_factory=list)
+    #: every playlist that exists, by id: the user's (listed in ``playlists`` or not) and other users'
+    world: dict[str, Playlist] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def me(self) -> User:
         return self.users[0]
 
     def playlist(self, playlist_id: str) -> Playlist | None:
-        if len(self._playlist_index) != len(self.playlists):
-            self._playlist_index = {p.id: p for p in self.playlists}
-        return self._playlist_index.get(playlist_id)
+        """Any playlist that exists (followed or not), by id."""
+        found = self.world.get(playlist_id)
+        if found is None:  # listed but not registered yet (a test appended it): register it now
+            found = next((p for p in self.playlists if p.id == playlist_id), None)
+            if found is not None:
+                self.world[found.id] = found
+        return found
 
     def describe(self) -> str:
         items = sum(len(p.entries) for p in self.playlists)

@@ -8,6 +8,7 @@ nulls Spotify sends for them (ids, hrefs and URIs of the track, its album and ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .catalog import (
@@ -27,6 +28,8 @@ from .model import EPISODE, LOCAL, TRACK, Account, Entry, Playlist, User, iso
 
 JSON = dict[str, Any]
 OPEN = "https://open.spotify.com"
+#: items embedded in a full playlist object (``GET /playlists/{id}``): one page of the items endpoint
+FIRST_ITEMS = 50
 
 
 def images(key: str, sizes: tuple[int, ...] = (640, 300, 64)) -> list[JSON]:
@@ -37,12 +40,17 @@ def images(key: str, sizes: tuple[int, ...] = (640, 300, 64)) -> list[JSON]:
 
 
 class Renderer:
-    """Builds response objects for one account; ``api_url`` makes every ``href`` point at the simulator."""
+    """Builds response objects for one account; ``api_url`` makes every ``href`` point at the simulator.
 
-    def __init__(self, account: Account, api_url: str) -> None:
+    ``cover_url`` gives the (expiring) URL of a custom playlist cover; without it custom covers
+    are not shown (Spotify's generated images are).
+    """
+
+    def __init__(self, account: Account, api_url: str, cover_url: Callable[[bytes], str] | None = None) -> None:
         self.account = account
         self.catalog: Catalog = account.catalog
         self.api = api_url
+        self.cover_url = cover_url
         # the same albums and artists recur on every page; their objects are built once (never mutated)
         self._albums: dict[str, JSON] = {}
         self._artists: dict[str, JSON] = {}
@@ -295,6 +303,30 @@ class Renderer:
 
     # -- playlists ---------------------------------------------------------------------------
 
+    def playlist_images(self, playlist: Playlist) -> list[JSON]:
+        """A custom cover (sizes unknown: null), else Spotify's generated image, or none when empty."""
+        if playlist.cover is not None and self.cover_url is not None:
+            return [{"url": self.cover_url(playlist.cover), "height": None, "width": None}]
+        return images(playlist.id, (640,)) if playlist.entries else []
+
+    def playlist_full(self, playlist: Playlist, episodes: bool) -> JSON:
+        """A PlaylistObject: its first page of items only for playlists the user may read (2026)."""
+        body = self.playlist_simple(playlist)
+        body["followers"] = {"href": None, "total": 0}
+        del body["items"]
+        if playlist.readable:
+            href, total = f"{self.api}/playlists/{playlist.id}/items", len(playlist.entries)
+            body["items"] = {
+                "href": f"{href}?offset=0&limit={FIRST_ITEMS}",
+                "items": [self.playlist_item(e, episodes) for e in playlist.entries[:FIRST_ITEMS]],
+                "limit": FIRST_ITEMS,
+                "next": f"{href}?offset={FIRST_ITEMS}&limit={FIRST_ITEMS}" if total > FIRST_ITEMS else None,
+                "offset": 0,
+                "previous": None,
+                "total": total,
+            }
+        return body
+
     def playlist_simple(self, playlist: Playlist) -> JSON:
         owner = self.account.users[playlist.owner]
         return {
@@ -303,7 +335,7 @@ class Renderer:
             "external_urls": {"spotify": f"{OPEN}/playlist/{playlist.id}"},
             "href": f"{self.api}/playlists/{playlist.id}",
             "id": playlist.id,
-            "images": images(playlist.id, (640,)) if playlist.entries else [],
+            "images": self.playlist_images(playlist),
             "name": playlist.name,
             "owner": {**self.user_ref(owner), "display_name": owner.display_name},
             "public": playlist.public,

@@ -1,16 +1,22 @@
 """The simulator: Spotify's Web API and Accounts service over real HTTP on 127.0.0.1.
 
-One werkzeug server per simulator, in a daemon thread, one thread per connection. The WSGI app
-checks, in this order: a ban (429), the bearer token (401), the route (404/405), endpoints
-refused to the app (``Faults.unavailable``), random faults, and only then serves data. Data
-never changes while the server runs, so a retried request always gets the same page.
+One cheroot server per simulator, in a daemon thread, with a pool of worker threads. The WSGI
+app checks, in this order: a ban (429), the bearer token (401), the route (404/405), endpoints
+refused to the app (``Faults.unavailable``), random faults, for writes ``fail_writes_after``
+(503), and only then serves data: reads and writes alike hold one lock, so a read sees every
+write before it at once and never half of one. Data changes only by writes (HTTP, ``edit``,
+``change``): a retried read gets the same page unless something was written in between.
 
-``requests_total`` counts every request under /v1 whatever its status; ``token_requests``
-counts /api/token; ``counters`` holds both, keyed by (path template, status).
+``requests_total`` counts every request under /v1 whatever its status (writes included);
+``token_requests`` counts /api/token; ``counters`` holds both, keyed by (path template,
+status). Custom cover images are served under ``/image/`` like a CDN: no token, not API
+requests (``image_requests`` counts them).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import os
 import threading
@@ -29,10 +35,12 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from . import truth
+from .covers import MAX_UPLOAD, URL_LIFETIME_S, image_key, is_jpeg
 from .faults import FaultPlan, Faults
-from .model import Account
+from .model import Account, Playlist
 from .render import JSON, Renderer
 from .tokens import TokenStore
+from .writes import LIBRARY_KINDS, Editor, Fingerprint, WriteError, bump
 
 T = TypeVar("T")
 PAGE = 50  # the largest page Spotify serves; what a perfect exporter asks for
@@ -50,21 +58,37 @@ ERROR_MESSAGES = {
     503: "Service unavailable",
 }
 
-# endpoint names are the path templates the counters are keyed by
+IMAGE_PATH = "/image/{name}"
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
+#: library endpoints whose writes development mode replaced by PUT/DELETE /me/library (Feb 2026)
+OLD_LIBRARY = ("/v1/me/tracks", "/v1/me/albums", "/v1/me/shows", "/v1/me/episodes", "/v1/me/audiobooks")
+MAX_ITEMS = 100  # URIs per playlist write
+MAX_LIBRARY = 40  # URIs per library write
+MAX_FOLLOW = 50  # ids per follow/unfollow
+MODIFY_PUBLIC, MODIFY_PRIVATE = "playlist-modify-public", "playlist-modify-private"
+LIBRARY_SCOPES = {"user": "user-follow-modify", "playlist": MODIFY_PUBLIC}  # else user-library-modify
+
+
+def _rule(path: str, *methods: str) -> Rule:
+    """A route; its endpoint is the path template the counters are keyed by (``<id>`` -> ``{id}``)."""
+    return Rule(path, endpoint=path.replace("<", "{").replace(">", "}"), methods=list(methods))
+
+
 URLS = Map(
     [
-        Rule("/v1/me", endpoint="/v1/me", methods=["GET"]),
-        Rule("/v1/me/tracks", endpoint="/v1/me/tracks", methods=["GET"]),
-        Rule("/v1/me/playlists", endpoint="/v1/me/playlists", methods=["GET"]),
-        Rule("/v1/playlists/<id>/items", endpoint="/v1/playlists/{id}/items", methods=["GET"]),
-        Rule("/v1/playlists/<id>/tracks", endpoint="/v1/playlists/{id}/tracks", methods=["GET"]),
-        Rule("/v1/me/albums", endpoint="/v1/me/albums", methods=["GET"]),
-        Rule("/v1/me/following", endpoint="/v1/me/following", methods=["GET"]),
-        Rule("/v1/me/shows", endpoint="/v1/me/shows", methods=["GET"]),
-        Rule("/v1/me/episodes", endpoint="/v1/me/episodes", methods=["GET"]),
-        Rule("/v1/me/audiobooks", endpoint="/v1/me/audiobooks", methods=["GET"]),
-        Rule(TOKEN_PATH, endpoint=TOKEN_PATH, methods=["POST"]),
-        Rule(AUTHORIZE_PATH, endpoint=AUTHORIZE_PATH, methods=["GET"]),
+        _rule("/v1/me", "GET"),
+        *(_rule(path, "GET", "PUT", "DELETE") for path in OLD_LIBRARY),
+        _rule("/v1/me/playlists", "GET", "POST"),
+        _rule("/v1/playlists/<id>", "GET", "PUT"),
+        _rule("/v1/playlists/<id>/items", "GET", "POST", "PUT", "DELETE"),
+        _rule("/v1/playlists/<id>/tracks", "GET", "POST", "PUT", "DELETE"),
+        _rule("/v1/playlists/<id>/images", "GET", "PUT"),
+        _rule("/v1/me/following", "GET", "PUT", "DELETE"),
+        _rule("/v1/me/library", "PUT", "DELETE"),
+        _rule("/v1/me/library/contains", "GET"),
+        _rule(TOKEN_PATH, "POST"),
+        _rule(AUTHORIZE_PATH, "GET"),
+        _rule("/image/<name>", "GET"),
     ],
     strict_slashes=False,
     merge_slashes=False,
@@ -72,7 +96,7 @@ URLS = Map(
 
 
 class Reply:
-    """A response before it is encoded: status, JSON body, extra headers."""
+    """A response before it is encoded: status, JSON body (None: no body), extra headers."""
 
     def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None, malformed: bool = False) -> None:
         self.status = status
@@ -93,8 +117,51 @@ def oauth_error(status: int, code: str, description: str) -> Reply:
     return Reply(status, {"error": code, "error_description": description})
 
 
+def modify_scope(public: bool | None) -> str:
+    """The scope that changing a playlist of this visibility takes (``public`` null counts as private)."""
+    return MODIFY_PUBLIC if public else MODIFY_PRIVATE
+
+
+def _typed(body: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
+    """``body[key]`` when it is a ``kind`` (null or absent: ``default``), else 400."""
+    value = body.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise WriteError(400, f"Invalid value for {key}")
+    return value
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise WriteError(400, f"Invalid value for {key}: a JSON array of strings is expected")
+    return value
+
+
+def _split(text: str) -> list[str]:
+    """A comma-separated query parameter (Spotify's examples put spaces after the commas)."""
+    return [part.strip() for part in text.split(",")]
+
+
 class SpotifySimulator:
-    """A faithful stand-in for Spotify's Web API and Accounts service; see the package docstring."""
+    """A faithful stand-in for Spotify's Web API and Accounts service; see the package docstring.
+
+    Besides the reads, it serves Spotify's write endpoints (``writes.py`` for what they do and in
+    which order things are listed afterwards) and custom playlist covers on a CDN path. What
+    tests use beyond HTTP:
+
+    * ``edit``: an :class:`~.writes.Editor` to change the account between exports exactly as the
+      write endpoints would (new snapshot ids included), e.g. ``sim.edit.add_items(id, [uri])``;
+      ``change(fn)`` for anything else (``fn(account)``, then changed playlists get new snapshot ids).
+    * ``clock``: "now" in epoch seconds (``time.time``); ``added_at`` of writes and the
+      ``expires`` of cover URLs come from it, so a test may move it on.
+    * ``write_requests`` (requests to write endpoints, any status), ``writes_applied`` (2xx),
+      ``write_counters`` (keyed by method, template and status), ``image_requests`` (CDN GETs,
+      not API requests: not in ``requests_total`` nor ``counters``).
+    * ``fail_writes_after``: from ``Faults.fail_writes_after``; once ``writes_applied`` reaches
+      it, every write answers 503 unapplied. Set it to None to let writes through again.
+    * ``cover_of(playlist_id)``, ``issue_refresh_token(scope)``.
+    """
 
     def __init__(
         self,
@@ -112,16 +179,27 @@ class SpotifySimulator:
         self.granted_scopes: list[str] = []
         self.host = host
         self.port = port
+        #: "now", in epoch seconds, for what writes date and for cover URLs' expiry
+        self.clock: Callable[[], float] = time.time
+        self.fail_writes_after = self.faults.fail_writes_after
         self._tokens = TokenStore(self.faults.token_lifetime_s, self.faults.rotate_refresh_tokens)
         self._plan = FaultPlan(self.faults)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # counters
+        #: the account's data: every read and write holds it (cheroot serves on several threads)
+        self._data = threading.RLock()
+        self.edit = Editor(account, self._data, lambda: self.clock())
         self.requests_total = 0
         self.token_requests = 0
+        self.write_requests = 0
+        self.writes_applied = 0
+        self.image_requests = 0
         self.counters: Counter[tuple[str, int]] = Counter()
+        self.write_counters: Counter[tuple[str, str, int]] = Counter()
         self.responses: list[tuple[str, str, int, Any]] = []
+        self._cdn: dict[str, bytes] = {}  # image key -> JPEG bytes, for every cover URL handed out
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._render = Renderer(account, self.api_url)
+        self._render = Renderer(account, self.api_url, self._cover_url)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -133,7 +211,7 @@ class SpotifySimulator:
         server = WSGIServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
         server.prepare()
         self.port = server.bind_addr[1]  # a restart binds the same port again: URLs stay valid
-        self._render = Renderer(self.account, self.api_url)
+        self._render = Renderer(self.account, self.api_url, self._cover_url)
         self._server = server
         self._thread = threading.Thread(target=server.serve, name=f"spotify-simulator:{self.port}", daemon=True)
         self._thread.start()
@@ -191,6 +269,11 @@ class SpotifySimulator:
         """Add a redirect URI to the app, as in Spotify's developer dashboard."""
         self._tokens.redirect_uris.add(uri)
 
+    def issue_refresh_token(self, scope: str) -> str:
+        """Another valid refresh token, granting only ``scope`` (space-separated), as if the user
+        had authorized the app for it; ``refresh_token`` (and ``exporter_env``) stay as they are."""
+        return self._tokens.mint_refresh_token(scope)
+
     def exporter_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """``base`` (default: this process's environment) without its own ``SPOTIFY_*`` settings,
         plus those that point the exporter at this simulator with valid credentials."""
@@ -210,20 +293,55 @@ class SpotifySimulator:
         self._tokens.revoke_refresh_tokens()
 
     def expected_rows(self, dataset: str) -> list[dict[str, str]]:
-        return truth.expected_rows(self.account, dataset)
+        """The rows a snapshot taken now must hold (writes included)."""
+        with self._data:
+            return truth.expected_rows(self.account, dataset)
 
     def minimal_requests(self) -> int:
-        """The fewest API requests that read everything, at 50 per page (an empty list still takes one)."""
+        """The fewest API requests that read everything now, at 50 per page (an empty list still takes one)."""
         a = self.account
 
         def pages(n: int) -> int:
             return max(1, math.ceil(n / PAGE))
 
-        total = 1 + sum(
-            pages(len(things))
-            for things in (a.liked, a.playlists, a.albums, a.artists, a.shows, a.episodes, a.audiobooks)
-        )
-        return total + sum(pages(len(p.entries)) if p.readable else 1 for p in a.playlists)
+        with self._data:
+            total = 1 + sum(
+                pages(len(things))
+                for things in (a.liked, a.playlists, a.albums, a.artists, a.shows, a.episodes, a.audiobooks)
+            )
+            return total + sum(pages(len(p.entries)) if p.readable else 1 for p in a.playlists)
+
+    def cover_of(self, playlist_id: str) -> bytes | None:
+        """The custom cover of a playlist (JPEG bytes), None when it has Spotify's generated image."""
+        with self._data:
+            playlist = self.account.playlist(playlist_id)
+            if playlist is None:
+                raise KeyError(playlist_id)
+            return playlist.cover
+
+    def change(self, fn: Callable[[Account], T]) -> T:
+        """Run ``fn(account)`` as one change, with reads and writes held off; return what it returns.
+
+        Afterwards every playlist whose name, description, flags, owner, items or cover changed
+        gets a new snapshot id (unless ``fn`` set one), and playlists ``fn`` put into
+        ``account.playlists`` join the world. Prefer ``edit`` where it has the change.
+        """
+        a = self.account
+        with self._data:
+            before = {p.id: Fingerprint.of(p) for p in [*a.world.values(), *a.playlists]}
+            result = fn(a)
+            for playlist in a.playlists:
+                if playlist.id not in a.world:
+                    a.world[playlist.id] = playlist
+            for playlist in a.world.values():
+                old = before.get(playlist.id)
+                if old is None and not playlist.snapshot_id:
+                    bump(playlist, a)
+                elif old is not None and old.snapshot_id != playlist.snapshot_id:
+                    playlist.history.append(old.snapshot_id)
+                elif old is not None and old != Fingerprint.of(playlist):
+                    bump(playlist, a)
+            return result
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -242,6 +360,8 @@ class SpotifySimulator:
         api = False
         if template == AUTHORIZE_PATH:
             return self._authorize(request)(environ, start_response)
+        if template == IMAGE_PATH or request.path.startswith("/image/"):
+            return self._image(request, str(args.get("name", "")), routing_error)(environ, start_response)
         if template == TOKEN_PATH or (routing_error is not None and request.path == TOKEN_PATH):
             reply = self._token(request, routing_error)
         elif request.path.startswith("/v1/") or request.path == "/v1":
@@ -256,7 +376,7 @@ class SpotifySimulator:
         return response(environ, start_response)
 
     def _encode(self, method: str, template: str, reply: Reply) -> Response:
-        data = orjson.dumps(reply.body)
+        data = b"" if reply.body is None else orjson.dumps(reply.body)
         recorded: Any = reply.body
         if reply.malformed:
             # cut mid-document (on a character boundary): valid UTF-8, not JSON any more
@@ -264,14 +384,42 @@ class SpotifySimulator:
             data = recorded.encode("utf-8")
         with self._lock:
             self.counters[(template, reply.status)] += 1
+            if method in WRITE_METHODS and template.startswith("/v1/"):
+                self.write_counters[(method, template, reply.status)] += 1
             if self.record:
                 self.responses.append((method, template, reply.status, recorded))
-        return Response(
+        response = Response(
             data,
             status=reply.status,
             headers=reply.headers,
             content_type="application/json; charset=utf-8",
         )
+        if reply.body is None:
+            del response.headers["Content-Type"]
+        return response
+
+    def _cover_url(self, jpeg: bytes) -> str:
+        """A CDN URL for a custom cover, valid for a day from now (the listing that carries it)."""
+        key = image_key(jpeg)
+        self._cdn[key] = jpeg
+        return f"{self.accounts_url}/image/{key}?expires={int(self.clock()) + URL_LIFETIME_S}"
+
+    def _image(self, request: Request, key: str, routing_error: HTTPException | None) -> Response:
+        """The image CDN: no auth; 404 for an unknown image, 403 once the URL's ``expires`` is past."""
+        with self._lock:
+            self.image_requests += 1
+        if isinstance(routing_error, MethodNotAllowed):
+            return Response("Method not allowed", status=405, content_type="text/plain")
+        data = self._cdn.get(key)
+        if routing_error is not None or data is None:
+            return Response("Not found", status=404, content_type="text/plain")
+        try:
+            expires = int(request.args.get("expires", ""))
+        except ValueError:
+            return Response("Forbidden", status=403, content_type="text/plain")
+        if self.clock() >= expires:
+            return Response("URL expired", status=403, content_type="text/plain")
+        return Response(data, status=200, content_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
     def _authorize(self, request: Request) -> Response:
         """The consent page, answered at once as the user would: ``consent`` says allow or deny.
@@ -330,8 +478,10 @@ class SpotifySimulator:
     def _api(
         self, request: Request, template: str, args: Mapping[str, Any], routing_error: HTTPException | None
     ) -> Reply:
+        write = request.method in WRITE_METHODS and routing_error is None
         with self._lock:
             self.requests_total += 1
+            self.write_requests += write
             number = self.requests_total
         f = self.faults
         if f.ban_after_requests is not None and number > f.ban_after_requests:
@@ -344,8 +494,8 @@ class SpotifySimulator:
             return error(405)
         if routing_error is not None:
             return error(404, "Service not found")
-        if template in f.unavailable:
-            status = f.unavailable[template]
+        status = f.unavailable.get(f"{request.method} {template}", f.unavailable.get(template))
+        if status is not None:
             reply = error(status)
             if status == 429:
                 reply.headers["Retry-After"] = str(f.retry_after_s)
@@ -355,29 +505,48 @@ class SpotifySimulator:
             return error(fault.status)
         if fault is not None and fault.kind == "rate_limit":
             return Reply(429, error(429).body, {"Retry-After": str(f.retry_after_s)})
-        reply = self._serve(request, template, args)
-        if fault is not None and fault.kind == "malformed" and reply.status == 200:
+        with self._data:
+            if write and self.fail_writes_after is not None and self.writes_applied >= self.fail_writes_after:
+                return error(503)
+            reply = self._serve(request, template, args)
+            if write and reply.status < 300:
+                self.writes_applied += 1
+        if fault is not None and fault.kind == "malformed" and reply.status == 200 and not write:
             reply.malformed = True
         return reply
 
     # -- data --------------------------------------------------------------------------------
 
     def _serve(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
+        method = "GET" if request.method == "HEAD" else request.method
+        try:
+            if template == "/v1/playlists/{id}/tracks":
+                return error(403, "Forbidden: use /playlists/{id}/items")
+            if template in OLD_LIBRARY and method != "GET":
+                return error(403, "Forbidden: use PUT or DELETE /me/library")
+            if method == "GET":
+                return self._read(request, template, args)
+            return self._write(request, template, str(args.get("id", "")))
+        except WriteError as exc:
+            return error(exc.status, exc.message)
+
+    def _read(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
         a, r = self.account, self._render
         if template == "/v1/me":
             return Reply(200, r.private_user())
         if template == "/v1/me/following":
             return self._following(request)
-        if template == "/v1/playlists/{id}/tracks":
-            return error(403, "Forbidden: use /playlists/{id}/items")
-        if template == "/v1/playlists/{id}/items":
-            playlist = a.playlist(str(args["id"]))
-            if playlist is None:
-                return error(404, "Resource not found")
+        if template == "/v1/me/library/contains":
+            return Reply(200, self.edit.contains(self._library_uris(request)))
+        episodes = "episode" in {t.strip() for t in request.args.get("additional_types", "").split(",")}
+        if template.startswith("/v1/playlists/{id}"):
+            playlist = self.edit.playlist(str(args["id"]))
+            if template == "/v1/playlists/{id}":
+                return Reply(200, r.playlist_full(playlist, episodes))
+            if template == "/v1/playlists/{id}/images":
+                return Reply(200, r.playlist_images(playlist))
             if not playlist.readable:
                 return error(403, "Forbidden")
-            types = {t.strip() for t in request.args.get("additional_types", "").split(",")}
-            episodes = "episode" in types
             return self._offset_page(request, playlist.entries, lambda e: r.playlist_item(e, episodes))
         saved: dict[str, tuple[Sequence[Any], Callable[[Any], JSON]]] = {
             "/v1/me/tracks": (a.liked, r.saved_track),
@@ -389,6 +558,216 @@ class SpotifySimulator:
         }
         things, render = saved[template]
         return self._offset_page(request, things, render)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def _write(self, request: Request, template: str, playlist_id: str) -> Reply:
+        method = request.method
+        if template == "/v1/me/playlists":
+            return self._create_playlist(request)
+        if template == "/v1/playlists/{id}":
+            return self._change_details(request, playlist_id)
+        if template == "/v1/playlists/{id}/items":
+            if method == "POST":
+                return self._add_items(request, playlist_id)
+            if method == "PUT":
+                return self._update_items(request, playlist_id)
+            return self._remove_items(request, playlist_id)
+        if template == "/v1/playlists/{id}/images":
+            return self._upload_cover(request, playlist_id)
+        if template == "/v1/me/library":
+            return self._library(request)
+        return self._follow(request)
+
+    def _need(self, request: Request, scopes: Iterable[str]) -> None:
+        """403 unless the bearer token was granted every one of ``scopes``."""
+        if not set(scopes) <= self._tokens.scopes(request.headers.get("Authorization")):
+            raise WriteError(403, "Insufficient client scope")
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        """The JSON object in the body ({} for none); 400 for anything else."""
+        data = request.get_data(cache=True)
+        if not data.strip():
+            return {}
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise WriteError(400, "Error parsing JSON.") from None
+        if not isinstance(body, dict):
+            raise WriteError(400, "Error parsing JSON: an object is expected.")
+        return body
+
+    def _changeable(self, request: Request, playlist_id: str, *scopes: str, owner_only: bool = False) -> Playlist:
+        """The playlist if this request may change it: 404 unknown, 403 without the scopes or the right."""
+        playlist = self.edit.playlist(playlist_id)
+        self._need(request, {modify_scope(playlist.public), *scopes})
+        allowed = playlist.owner == 0 if owner_only else playlist.readable
+        if not allowed:
+            raise WriteError(403, "You cannot change a playlist you do not own.")
+        return playlist
+
+    def _create_playlist(self, request: Request) -> Reply:
+        """``POST /me/playlists``: 201 with the new (full) playlist object, first in the user's list."""
+        body = self._body(request)
+        if body.get("name") is None:
+            raise WriteError(400, "Missing required field: name")
+        name = _typed(body, "name", str, "")
+        description = _typed(body, "description", str, "")
+        public = _typed(body, "public", bool, True)
+        collaborative = _typed(body, "collaborative", bool, False)
+        self._need(request, {modify_scope(public)} | ({MODIFY_PUBLIC, MODIFY_PRIVATE} if collaborative else set()))
+        playlist = self.edit.create_playlist(name, description=description, public=public, collaborative=collaborative)
+        return Reply(201, self._render.playlist_full(playlist, episodes=False))
+
+    def _change_details(self, request: Request, playlist_id: str) -> Reply:
+        """``PUT /playlists/{id}``: the owner only; 200 without a body."""
+        body = self._body(request)
+        public = _typed(body, "public", bool, None)
+        collaborative = _typed(body, "collaborative", bool, None)
+        scopes = {modify_scope(public)} if public is not None else set()
+        self._changeable(request, playlist_id, *scopes, *([MODIFY_PRIVATE] if collaborative else []), owner_only=True)
+        self.edit.change_details(
+            playlist_id,
+            name=_typed(body, "name", str, None),
+            description=_typed(body, "description", str, None),
+            public=public,
+            collaborative=collaborative,
+        )
+        return Reply(200, None)
+
+    def _uris(self, request: Request, body: Mapping[str, Any], required: bool) -> list[str] | None:
+        """``uris`` from the query (which wins) or the body; at most 100."""
+        if "uris" in request.args:
+            uris = [u for u in _split(request.args["uris"]) if u] if request.args["uris"].strip() else []
+        elif "uris" in body:
+            uris = _strings(body["uris"], "uris")
+        elif required:
+            raise WriteError(400, "No uris provided")
+        else:
+            return None
+        if required and not uris:
+            raise WriteError(400, "No uris provided")
+        if len(uris) > MAX_ITEMS:
+            raise WriteError(400, f"You can add a maximum of {MAX_ITEMS} tracks per request.")
+        return uris
+
+    def _add_items(self, request: Request, playlist_id: str) -> Reply:
+        """``POST /playlists/{id}/items``: owner or collaborative playlist; 201 with the snapshot id."""
+        self._changeable(request, playlist_id)
+        body = self._body(request)
+        uris = self._uris(request, body, required=True) or []
+        position: int | None
+        if "position" in request.args:
+            try:
+                position = int(request.args["position"])
+            except ValueError:
+                raise WriteError(400, "Invalid value for position") from None
+        else:
+            position = _typed(body, "position", int, None)
+        return Reply(201, {"snapshot_id": self.edit.add_items(playlist_id, uris, position)})
+
+    def _update_items(self, request: Request, playlist_id: str) -> Reply:
+        """``PUT /playlists/{id}/items``: replace (``uris``) or reorder (``range_start``, ``insert_before``)."""
+        self._changeable(request, playlist_id)
+        body = self._body(request)
+        uris = self._uris(request, body, required=False)
+        reorder = "range_start" in body or "insert_before" in body
+        if uris is not None and reorder:
+            raise WriteError(400, "Replace and reorder are mutually exclusive")
+        if uris is not None:
+            return Reply(200, {"snapshot_id": self.edit.replace_items(playlist_id, uris)})
+        if not reorder:
+            raise WriteError(400, "Missing parameters: uris, or range_start and insert_before")
+        range_start = _typed(body, "range_start", int, None)
+        insert_before = _typed(body, "insert_before", int, None)
+        if range_start is None or insert_before is None:
+            raise WriteError(400, "range_start and insert_before are both required to reorder")
+        snapshot = self.edit.reorder_items(
+            playlist_id,
+            range_start,
+            insert_before,
+            _typed(body, "range_length", int, 1),
+            _typed(body, "snapshot_id", str, None),
+        )
+        return Reply(200, {"snapshot_id": snapshot})
+
+    def _remove_items(self, request: Request, playlist_id: str) -> Reply:
+        """``DELETE /playlists/{id}/items`` with ``{"items": [{"uri": ...}], "snapshot_id"?}`` (the spec's body)."""
+        self._changeable(request, playlist_id)
+        body = self._body(request)
+        items = body.get("items")
+        if items is None:
+            raise WriteError(400, "Missing required field: items")
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("uri"), str) for i in items):
+            raise WriteError(400, 'Invalid value for items: [{"uri": "spotify:track:..."}] is expected')
+        if len(items) > MAX_ITEMS:
+            raise WriteError(400, f"You can remove a maximum of {MAX_ITEMS} tracks per request.")
+        uris = [item["uri"] for item in items]
+        return Reply(
+            200, {"snapshot_id": self.edit.remove_items(playlist_id, uris, _typed(body, "snapshot_id", str, None))}
+        )
+
+    def _upload_cover(self, request: Request, playlist_id: str) -> Reply:
+        """``PUT /playlists/{id}/images``: base64 JPEG text, ``image/jpeg``, at most 256 KB; 202, no body."""
+        self._changeable(request, playlist_id, "ugc-image-upload", owner_only=True)
+        if request.mimetype != "image/jpeg":
+            raise WriteError(400, "Content-Type must be image/jpeg")
+        data = request.get_data(cache=True)
+        if len(data) > MAX_UPLOAD:
+            raise WriteError(400, "Image too large: the maximum payload is 256 KB")
+        try:
+            jpeg = base64.b64decode(data.strip(), validate=True)
+        except binascii.Error:
+            raise WriteError(400, "Image data is not valid base64") from None
+        if not is_jpeg(jpeg):
+            raise WriteError(400, "Image is not a JPEG")
+        self.edit.set_cover(playlist_id, jpeg)
+        return Reply(202, None)
+
+    def _library_uris(self, request: Request) -> list[str]:
+        raw = request.args.get("uris", "")
+        if not raw.strip():
+            raise WriteError(400, "Missing required parameter: uris")
+        uris = _split(raw)
+        if len(uris) > MAX_LIBRARY:
+            raise WriteError(400, f"Too many URIs: the maximum is {MAX_LIBRARY}")
+        return uris
+
+    def _library(self, request: Request) -> Reply:
+        """``PUT``/``DELETE /me/library?uris=``: 200 without a body."""
+        uris = self._library_uris(request)
+        kinds = {uri.kind for uri, _ in self.edit.resolve(uris, LIBRARY_KINDS)}
+        self._need(request, {LIBRARY_SCOPES.get(kind, "user-library-modify") for kind in kinds})
+        if request.method == "PUT":
+            self.edit.save(uris)
+        else:
+            self.edit.unsave(uris)
+        return Reply(200, None)
+
+    def _follow(self, request: Request) -> Reply:
+        """``PUT``/``DELETE /me/following?type=artist|user``: ``ids`` in the query (which wins) or the body; 204."""
+        kind = request.args.get("type")
+        if kind is None:
+            raise WriteError(400, "Missing parameter type")
+        if kind not in ("artist", "user"):
+            raise WriteError(400, "Invalid type: artist or user")
+        body = self._body(request)
+        if "ids" in request.args:
+            ids = _split(request.args["ids"])
+        elif "ids" in body:
+            ids = _strings(body["ids"], "ids")
+        else:
+            raise WriteError(400, "Missing parameter ids")
+        if not ids or not all(ids):
+            raise WriteError(400, "Missing parameter ids")
+        if len(ids) > MAX_FOLLOW:
+            raise WriteError(400, f"Too many ids: the maximum is {MAX_FOLLOW}")
+        self._need(request, {"user-follow-modify"})
+        if kind == "artist":
+            (self.edit.follow_artists if request.method == "PUT" else self.edit.unfollow_artists)(ids)
+        return Reply(204, None)
+
+    # -- paging ------------------------------------------------------------------------------
 
     def _limit(self, request: Request) -> int | Reply:
         raw = request.args.get("limit", "20")

@@ -1,6 +1,6 @@
 """Validate response bodies against the fixed Spotify OpenAPI spec (shared/spotify-web-api).
 
-The spec cannot be used quite as published; three kinds of correction are applied, each listed
+The spec cannot be used quite as published; four kinds of correction are applied, each listed
 below with its reason, and nothing else is relaxed:
 
 * ``DISCRIMINATORS``: ``PlaylistTrackObject.item``/``track`` discriminate on ``type`` without a
@@ -8,6 +8,10 @@ below with its reason, and nothing else is relaxed:
   and rejects every playlist item. The mapping says what the spec means.
 * ``NOT_REQUIRED``: ``AlbumObject`` still requires ``label`` and ``popularity``, which Spotify
   removed from development-mode answers in February 2026 (shared/spotify-web-api/README.md).
+* ``WRAPPED_ERRORS``: the 400 answers of ``/me/library`` (PUT, DELETE) and
+  ``/me/library/contains``, added to the spec in 2026, give a bare ``ErrorObject``; every other
+  error of the spec (the shared ``BadRequest`` response included) and of Spotify comes wrapped as
+  ``{"error": ErrorObject}``, which the simulator sends there too.
 * ``NULLABLE`` (relaxed mode only): places where Spotify sends ``null`` although the schema
   lacks ``nullable``: the spec's own prose says so (old playlist items' ``added_at``/
   ``added_by``, unavailable tracks, ``public``, the last cursor page), or Spotify's playlist
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +47,7 @@ NOT_REQUIRED: dict[str, tuple[str, ...]] = {"AlbumObject": ("label", "popularity
 NULLABLE: dict[str, tuple[str, ...]] = {
     "PlaylistTrackObject": ("added_at", "added_by", "item", "track"),
     "SimplifiedPlaylistObject": ("public",),
+    "PlaylistObject": ("public",),
     "CursorPagingObject": ("next",),
     "CursorObject": ("after",),
     # local files
@@ -52,6 +58,7 @@ NULLABLE: dict[str, tuple[str, ...]] = {
 #: error statuses the spec does not list per operation, and where their body shape lives
 SHARED_RESPONSES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests"}
 ERROR_BODY = {"type": "object", "required": ["error"], "properties": {"error": {"$ref": REF + "ErrorObject"}}}
+WRAPPED_ERRORS = (("/me/library", "put"), ("/me/library", "delete"), ("/me/library/contains", "get"))
 
 
 def corrected(spec: dict[str, Any], relax_nulls: bool) -> dict[str, Any]:
@@ -64,6 +71,10 @@ def corrected(spec: dict[str, Any], relax_nulls: bool) -> dict[str, Any]:
                 discriminated["discriminator"]["mapping"] = dict(DISCRIMINATORS)
     for name, fields in NOT_REQUIRED.items():
         schemas[name]["required"] = [f for f in schemas[name]["required"] if f not in fields]
+    for path, method in WRAPPED_ERRORS:
+        spec["paths"][path][method]["responses"]["400"]["content"]["application/json"]["schema"] = copy.deepcopy(
+            ERROR_BODY
+        )
     if relax_nulls:
         for name, fields in NULLABLE.items():
             holder = (
@@ -89,30 +100,41 @@ class SpecValidator:
     def __init__(self, path: Path = SPEC_PATH) -> None:
         raw = _load(path)
         self.specs = {False: corrected(raw, relax_nulls=False), True: corrected(raw, relax_nulls=True)}
-        self._validators: dict[tuple[str, int, bool], Any] = {}
+        self._validators: dict[tuple[str, str, int, bool], Any] = {}
 
-    def response_schema(self, template: str, status: int, relaxed: bool = True) -> dict[str, Any]:
+    def response_schema(
+        self, template: str, status: int, relaxed: bool = True, method: str = "GET"
+    ) -> dict[str, Any] | None:
+        """The schema of a body, or None where the spec documents an answer without one."""
         spec = self.specs[relaxed]
-        path = template.removeprefix("/v1").replace("/playlists/{id}/", "/playlists/{playlist_id}/")
-        operation = spec["paths"].get(path, {}).get("get", {})
+        path = re.sub(r"/playlists/\{id\}", "/playlists/{playlist_id}", template.removeprefix("/v1"))
+        operation = spec["paths"].get(path, {}).get(method.lower(), {})
         response = operation.get("responses", {}).get(str(status))
         if response is None and status in SHARED_RESPONSES:
             response = {"$ref": "#/components/responses/" + SHARED_RESPONSES[status]}
         if response is None:
             if status < 400:
-                raise LookupError(f"the spec has no {status} answer for GET {template}")
+                raise LookupError(f"the spec has no {status} answer for {method} {template}")
             return ERROR_BODY  # 5xx: the spec lists none; Spotify sends its usual error body
         if "$ref" in response:
             response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+        if "content" not in response:
+            return None
         schema: dict[str, Any] = response["content"]["application/json"]["schema"]
         return schema
 
-    def errors(self, template: str, status: int, body: Any, relaxed: bool = True) -> list[str]:
-        key = (template, status, relaxed)
+    def errors(self, template: str, status: int, body: Any, relaxed: bool = True, method: str = "GET") -> list[str]:
+        """What is wrong with ``body`` as the answer ``status`` of ``method template`` (None: no body)."""
+        key = (method.upper(), template, status, relaxed)
         validator = self._validators.get(key)
         if validator is None:
-            root = {**self.response_schema(template, status, relaxed), "components": self.specs[relaxed]["components"]}
+            schema = self.response_schema(template, status, relaxed, method)
+            if schema is None:
+                return [] if body is None else [f"{method} {template} {status}: a body where the spec has none"]
+            root = {**schema, "components": self.specs[relaxed]["components"]}
             validator = self._validators[key] = OAS30Validator(root, format_checker=oas30_format_checker)
+        if body is None:
+            return [f"{method} {template} {status}: no body where the spec has one"]
         return [_describe(template, status, e) for e in validator.iter_errors(body)]
 
 
@@ -129,9 +151,12 @@ def without_documented_nulls(template: str, body: Any) -> Any:
     body = copy.deepcopy(body)
     if not isinstance(body, dict):
         return body
-    if template == "/v1/playlists/{id}/items":
-        body["items"] = [entry for entry in body.get("items", []) if not entry.get("is_local")]
-        for entry in body["items"]:
+    if template == "/v1/playlists/{id}" and body.get("public", "") is None:
+        del body["public"]
+    page = body if template == "/v1/playlists/{id}/items" else body.get("items")
+    if template.startswith("/v1/playlists/{id}") and isinstance(page, dict):
+        page["items"] = [entry for entry in page.get("items", []) if not entry.get("is_local")]
+        for entry in page["items"]:
             for key in ("added_at", "added_by", "item", "track"):
                 if entry.get(key, "") is None:
                     del entry[key]

@@ -2,6 +2,12 @@
 
 Credentials are random per simulator (they are fake, but a test that looks for leaked secrets
 needs values that cannot appear by accident).
+
+Every token carries the scopes it was granted: a code grants what the authorize request asked
+for, a refresh token keeps its code's scopes (also when it rotates), an access token has its
+refresh token's. The refresh token a simulator starts with grants ``DEFAULT_SCOPES``, reads and
+writes, so a test needs no authorization to restore. Write endpoints check scopes (403
+"Insufficient client scope"); reads never did and do not.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from collections.abc import Callable
 from typing import Any
 
 SCOPES = "playlist-read-private playlist-read-collaborative user-follow-read user-library-read user-read-private"
+WRITE_SCOPES = "playlist-modify-public playlist-modify-private user-library-modify user-follow-modify ugc-image-upload"
+#: what the simulator's first refresh token grants: every read and write the simulator serves
+DEFAULT_SCOPES = f"{SCOPES} {WRITE_SCOPES}"
 
 
 class TokenStore:
@@ -27,8 +36,9 @@ class TokenStore:
         self._clock = clock
         self._lock = threading.Lock()
         self.refresh_token = self._new_refresh_token()
-        self._valid_refresh = {self.refresh_token}
+        self._valid_refresh = {self.refresh_token: DEFAULT_SCOPES}  # token -> granted scope
         self._access: dict[str, float] = {}  # token -> expiry on the clock
+        self._access_scopes: dict[str, frozenset[str]] = {}
         self.issued_access_tokens: list[str] = []
         #: redirect URIs registered for the app in the (simulated) developer dashboard
         self.redirect_uris = {"http://127.0.0.1:8888/callback"}
@@ -52,23 +62,41 @@ class TokenStore:
     def refresh(self, refresh_token: str) -> dict[str, Any] | None:
         """A token response, or None for an unknown, used (rotation) or revoked refresh token."""
         with self._lock:
-            if refresh_token not in self._valid_refresh:
+            scope = self._valid_refresh.get(refresh_token)
+            if scope is None:
                 return None
-            access = "BQ" + secrets.token_urlsafe(96)
-            self._access[access] = self._clock() + self.lifetime_s
-            self.issued_access_tokens.append(access)
             body: dict[str, Any] = {
-                "access_token": access,
+                "access_token": self._new_access_token(scope),
                 "token_type": "Bearer",
                 "expires_in": self.lifetime_s,
-                "scope": SCOPES,
+                "scope": scope,
             }
             if self.rotate:
-                self._valid_refresh.discard(refresh_token)
+                del self._valid_refresh[refresh_token]
                 self.refresh_token = self._new_refresh_token()
-                self._valid_refresh.add(self.refresh_token)
+                self._valid_refresh[self.refresh_token] = scope
                 body["refresh_token"] = self.refresh_token
             return body
+
+    def _new_access_token(self, scope: str) -> str:
+        access = "BQ" + secrets.token_urlsafe(96)
+        self._access[access] = self._clock() + self.lifetime_s
+        self._access_scopes[access] = frozenset(scope.split())
+        self.issued_access_tokens.append(access)
+        return access
+
+    def mint_refresh_token(self, scope: str) -> str:
+        """A further valid refresh token granting ``scope`` (space-separated), as another authorization would."""
+        token = self._new_refresh_token()
+        with self._lock:
+            self._valid_refresh[token] = scope
+        return token
+
+    def scopes(self, authorization: str | None) -> frozenset[str]:
+        """The scopes of a (valid) bearer token; empty for an unknown one."""
+        token = (authorization or "")[7:].strip()
+        with self._lock:
+            return self._access_scopes.get(token, frozenset())
 
     def new_code(self, redirect_uri: str, challenge: str, scope: str) -> str:
         """An authorization code, usable once, bound to the redirect URI and PKCE challenge."""
@@ -90,11 +118,9 @@ class TokenStore:
                 digest = hashlib.sha256(verifier.encode()).digest()
                 if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
                     return "code_verifier was incorrect"
-            access = "BQ" + secrets.token_urlsafe(96)
-            self._access[access] = self._clock() + self.lifetime_s
-            self.issued_access_tokens.append(access)
+            access = self._new_access_token(scope)
             self.refresh_token = self._new_refresh_token()
-            self._valid_refresh.add(self.refresh_token)
+            self._valid_refresh[self.refresh_token] = scope
             return {
                 "access_token": access,
                 "token_type": "Bearer",
