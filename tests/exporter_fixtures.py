@@ -91,7 +91,7 @@ class SpotifyUser:
         self.call("POST", f"/playlists/{playlist_id}/items", json=body)
 
     def remove(self, playlist_id: str, uris: list[str]) -> None:
-        self.call("DELETE", f"/playlists/{playlist_id}/items", json={"tracks": [{"uri": u} for u in uris]})
+        self.call("DELETE", f"/playlists/{playlist_id}/items", json={"items": [{"uri": u} for u in uris]})
 
     def move(self, playlist_id: str, range_start: int, insert_before: int) -> None:
         body = {"range_start": range_start, "insert_before": insert_before, "range_length": 1}

@@ -14,9 +14,9 @@ Only datasets read in full on both sides are compared; the others are named in
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+import difflib
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,51 +226,39 @@ def _item_key(item: JSON) -> str:
 
 def diff_items(before: list[JSON], after: list[JSON]) -> JSON:
     """Added, removed and moved entries between two versions of one playlist (positions are new ones
-    for added and moved, old ones for removed)."""
+    for added and moved, old ones for removed).
+
+    The longest runs kept in order are matched first (``difflib``, no junk heuristics); an entry
+    left over on both sides is a move, one left over on one side only was added or removed. So a
+    song moved from the end to the top is one move, not fifty shifted positions.
+    """
     old_keys = [_item_key(i) for i in before]
     new_keys = [_item_key(i) for i in after]
-    # pair the k-th copy of each key on both sides
-    old_index: dict[str, list[int]] = defaultdict(list)
+    matcher = difflib.SequenceMatcher(None, old_keys, new_keys, autojunk=False)
+    kept_old: set[int] = set()
+    kept_new: set[int] = set()
+    for block in matcher.get_matching_blocks():
+        kept_old.update(range(block.a, block.a + block.size))
+        kept_new.update(range(block.b, block.b + block.size))
+    left_over: dict[str, list[int]] = defaultdict(list)
     for index, key in enumerate(old_keys):
-        old_index[key].append(index)
-    seen: Counter[str] = Counter()
-    pairs: list[tuple[int, int]] = []  # (new position, old position)
+        if index not in kept_old:
+            left_over[key].append(index)
     added: list[JSON] = []
+    moved: list[JSON] = []
     for position, key in enumerate(new_keys):
-        copies = old_index.get(key, [])
-        if seen[key] < len(copies):
-            pairs.append((position, copies[seen[key]]))
+        if position in kept_new:
+            continue
+        if left_over.get(key):
+            old = left_over[key].pop(0)
+            moved.append({**after[position], "position": position, "old_position": old})
         else:
             added.append({**after[position], "position": position})
-        seen[key] += 1
-    paired_old = {old for _, old in pairs}
-    removed = [{**before[i], "position": i} for i in range(len(before)) if i not in paired_old]
-    kept = _longest_increasing(old for _, old in pairs)
-    moved = [{**after[new], "position": new, "old_position": old} for new, old in pairs if old not in kept]
+    removed = sorted(
+        ({**before[i], "position": i} for indexes in left_over.values() for i in indexes),
+        key=lambda item: int(item["position"]),
+    )
     return {"added": added, "removed": removed, "moved": moved}
-
-
-def _longest_increasing(values: Iterable[int]) -> set[int]:
-    """The values of one longest strictly increasing subsequence (patience sorting, O(n log n))."""
-    sequence = list(values)
-    tails: list[int] = []  # tails[k]: index into sequence of the smallest tail of a run of length k+1
-    tail_values: list[int] = []
-    previous = [-1] * len(sequence)
-    for index, value in enumerate(sequence):
-        k = bisect.bisect_left(tail_values, value)
-        if k > 0:
-            previous[index] = tails[k - 1]
-        if k == len(tails):
-            tails.append(index)
-            tail_values.append(value)
-        else:
-            tails[k], tail_values[k] = index, value
-    kept: set[int] = set()
-    cursor = tails[-1] if tails else -1
-    while cursor >= 0:
-        kept.add(sequence[cursor])
-        cursor = previous[cursor]
-    return kept
 
 
 # -- text --------------------------------------------------------------------------------------
