@@ -88,6 +88,44 @@ def bare_round_trip_s(sim: SpotifySimulator, samples: int = 60) -> float:
     return (time.monotonic() - started) / samples
 
 
+@dataclass
+class IncrementalMeasurement:
+    full_requests: int
+    full_wall_s: float
+    requests: int
+    item_requests: int
+    playlists_reused: int
+    wall_s: float
+    exit_status: int
+
+
+def measure_incremental(account_size: str) -> IncrementalMeasurement:
+    """Export twice into one folder with nothing changed between: the second run reuses every
+    playlist (same ``snapshot_id``) and reads no playlist items at all."""
+    import json
+    from pathlib import Path
+
+    items = "/v1/playlists/{id}/items"
+    with SpotifySimulator(build_account(account_size)) as sim, tempfile.TemporaryDirectory() as out:
+        command = [
+            sys.executable, "-m", "spotify_exporter.cli", "export", "--out", out, "--env-file", os.devnull,
+            "--max-requests-per-30s", "1000000",
+        ]  # fmt: skip
+        figures: list[tuple[int, int, float, int]] = []
+        for _ in range(2):
+            before_total = sim.requests_total
+            before_items = sum(n for (template, _), n in sim.counters.items() if template == items)
+            started = time.monotonic()
+            done = subprocess.run(command, env=sim.exporter_env(), capture_output=True, check=False)
+            wall = time.monotonic() - started
+            after_items = sum(n for (template, _), n in sim.counters.items() if template == items)
+            figures.append((sim.requests_total - before_total, after_items - before_items, wall, done.returncode))
+        manifests = sorted(Path(out).glob("*/*/manifest.json"))
+        reused = json.loads(manifests[-1].read_text())["incremental"]["playlists_reused"]
+    (full_requests, _, full_wall, _), (requests, item_requests, wall, status) = figures
+    return IncrementalMeasurement(full_requests, full_wall, requests, item_requests, reused, wall, status)
+
+
 def function_app_figures() -> tuple[float, float]:
     """Size of the Azure package (MB) and ``import function_app`` time (s) from it, cold."""
     import zipfile
@@ -155,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
         f"targets: requests <= {TARGET_REQUESTS} x minimal, wall <= {TARGET_WALL} x requests x latency, "
         f"peak RSS <= {TARGET_RSS_MB:.0f} MB"
     )
+    inc = measure_incremental(args.account)
+    print(
+        f"unchanged account, second export into the same folder (0 ms): {inc.requests} requests "
+        f"(first: {inc.full_requests}), {inc.item_requests} playlist-item requests "
+        f"{verdict(inc.item_requests == 0)}, {inc.playlists_reused} playlists reused, "
+        f"{inc.wall_s:.1f} s (first: {inc.full_wall_s:.1f} s)",
+        flush=True,
+    )
+    ok &= inc.exit_status == 0 and inc.item_requests == 0
     size_mb, import_s = function_app_figures()
     print(f"function app package (Python 3.12, Linux x86_64): {size_mb:.1f} MB; "
           f"`import function_app` from it: {import_s * 1000:.0f} ms (best of 3, this machine's Python)")  # fmt: skip
