@@ -185,6 +185,9 @@ def test_a_restore_killed_at_any_moment_and_run_again_adds_nothing_twice(
     assert finished.returncode == 0, finished.stderr
 
     assert_restored(store, snapshot, target, tmp_path)  # descriptions included: no marker is left
+    journals = list((store.root / snapshot.account_id / "restores").iterdir())
+    assert [j.name for j in journals] == [f"{snapshot.folder.split('/')[1]}-into-{target.account.me.id}.json"]
+    assert "restores" not in str(snapshot.manifest["files"])
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(
@@ -201,7 +204,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
     assert f"create playlist {first_own['playlist_name']!r}" in answer.stdout
     assert f"save {snapshot.manifest['datasets']['library']['count']} liked songs" in answer.stdout
     assert "Dry run: nothing was changed." in answer.stdout
-    assert not (store.root / snapshot.folder / "restore").exists()
+    assert not (store.root / snapshot.account_id / "restores").exists()
 
 
 def test_only_the_chosen_parts_are_restored(

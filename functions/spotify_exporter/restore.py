@@ -3,7 +3,8 @@
 Restores are idempotent and resumable. Two things make a re-run after a crash end with
 exactly one copy of everything:
 
-* a **journal** next to the snapshot (``restore/<target account>.json``) records, per
+* a **journal** next to the snapshot (``<account>/restores/<snapshot time>-into-<target
+  account>.json``; the snapshot itself is never modified) records, per
   playlist, a random marker and the id of the playlist created for it, and how far the
   library saves got;
 * a playlist is created with that marker in its description, so one created just before
@@ -152,7 +153,8 @@ class Journal:
 
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
-        path = f"{snapshot_folder}/restore/{target_account}.json"
+        account, _, stamp = snapshot_folder.partition("/")
+        path = f"{account}/restores/{stamp}-into-{target_account}.json"
         try:
             with store.open_read(path) as stream:
                 document = orjson.loads(stream.read())
