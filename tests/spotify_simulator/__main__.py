@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default: 0)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API response")
     parser.add_argument("--rotate-refresh-tokens", action="store_true", help="single-use refresh tokens")
+    parser.add_argument(
+        "--empty", action="store_true", help="an empty account in the same world as --account (to restore into)"
+    )
     args = parser.parse_args(argv)
 
     faults = Faults(seed=args.seed, latency_s=args.latency_ms / 1000, rotate_refresh_tokens=args.rotate_refresh_tokens)
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with SpotifySimulator(
-        build_account(args.account, seed=args.seed), faults=faults, host=args.host, port=args.port
+        build_account(args.account, seed=args.seed, empty=args.empty), faults=faults, host=args.host, port=args.port
     ) as sim:
         sys.stdout.write(
             f"SPOTIFY_API_URL={sim.api_url}\n"

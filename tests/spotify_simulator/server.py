@@ -209,6 +209,8 @@ class SpotifySimulator:
         # cheroot: keep-alive and a thread pool, as a production server (and api.spotify.com) has,
         # so a client pays no TCP handshake and no thread start per request
         server = WSGIServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
+        # cheroot polls its connections this often; stop() waits for the poll in progress (0.5 s by default)
+        server.expiration_interval = 0.05
         server.prepare()
         self.port = server.bind_addr[1]  # a restart binds the same port again: URLs stay valid
         self._render = Renderer(self.account, self.api_url, self._cover_url)
@@ -329,19 +331,26 @@ class SpotifySimulator:
         a = self.account
         with self._data:
             before = {p.id: Fingerprint.of(p) for p in [*a.world.values(), *a.playlists]}
-            result = fn(a)
-            for playlist in a.playlists:
-                if playlist.id not in a.world:
-                    a.world[playlist.id] = playlist
-            for playlist in a.world.values():
-                old = before.get(playlist.id)
-                if old is None and not playlist.snapshot_id:
+            try:
+                return fn(a)
+            finally:
+                self._after_change(before)
+
+    def _after_change(self, before: Mapping[str, Fingerprint]) -> None:
+        """New playlists join the world; changed ones get a new snapshot id (also when ``fn`` failed half way)."""
+        a = self.account
+        for playlist in a.playlists:
+            if playlist.id not in a.world:
+                a.world[playlist.id] = playlist
+        for playlist in a.world.values():
+            old = before.get(playlist.id)
+            if old is None:
+                if not playlist.snapshot_id:
                     bump(playlist, a)
-                elif old is not None and old.snapshot_id != playlist.snapshot_id:
-                    playlist.history.append(old.snapshot_id)
-                elif old is not None and old != Fingerprint.of(playlist):
-                    bump(playlist, a)
-            return result
+            elif old.snapshot_id != playlist.snapshot_id:
+                playlist.history.append(old.snapshot_id)
+            elif old != Fingerprint.of(playlist):
+                bump(playlist, a)
 
     # -- HTTP --------------------------------------------------------------------------------
 

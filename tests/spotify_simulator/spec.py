@@ -57,6 +57,7 @@ NULLABLE: dict[str, tuple[str, ...]] = {
 }
 #: error statuses the spec does not list per operation, and where their body shape lives
 SHARED_RESPONSES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests"}
+ITEMS = "/v1/playlists/{id}/items"
 ERROR_BODY = {"type": "object", "required": ["error"], "properties": {"error": {"$ref": REF + "ErrorObject"}}}
 WRAPPED_ERRORS = (("/me/library", "put"), ("/me/library", "delete"), ("/me/library/contains", "get"))
 
@@ -146,15 +147,16 @@ def _describe(template: str, status: int, error: Any) -> str:
     return f"{template} {status} at /{'/'.join(map(str, error.absolute_path))}: {error.message[:200]}"
 
 
-def without_documented_nulls(template: str, body: Any) -> Any:
+def without_documented_nulls(template: str, body: Any, method: str = "GET") -> Any:
     """``body`` minus the nulls ``NULLABLE`` allows (local-file items go whole), for strict checking."""
     body = copy.deepcopy(body)
     if not isinstance(body, dict):
         return body
-    if template == "/v1/playlists/{id}" and body.get("public", "") is None:
+    full_playlist = template == "/v1/playlists/{id}" or (template == "/v1/me/playlists" and method.upper() == "POST")
+    if full_playlist and body.get("public", "") is None:
         del body["public"]
-    page = body if template == "/v1/playlists/{id}/items" else body.get("items")
-    if template.startswith("/v1/playlists/{id}") and isinstance(page, dict):
+    page = body if template == ITEMS else body.get("items") if full_playlist else None
+    if isinstance(page, dict):
         page["items"] = [entry for entry in page.get("items", []) if not entry.get("is_local")]
         for entry in page["items"]:
             for key in ("added_at", "added_by", "item", "track"):
