@@ -647,7 +647,7 @@ class SpotifySimulator:
     def _uris(self, request: Request, body: Mapping[str, Any], required: bool) -> list[str] | None:
         """``uris`` from the query (which wins) or the body; at most 100."""
         if "uris" in request.args:
-            uris = [u for u in _split(request.args["uris"]) if u] if request.args["uris"].strip() else []
+            uris = _split(request.args["uris"]) if request.args["uris"].strip() else []
         elif "uris" in body:
             uris = _strings(body["uris"], "uris")
         elif required:
