@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exporter_fixtures import EXPORTER, cli_env, export_account, run_cli, write_env_file
+from exporter_fixtures import EXPORTER, NoSleep, cli_env, export_account, run_cli, write_env_file
 from snapshot_checks import read_csv
 
+from spotify_exporter.authorize import EXPORT_SCOPES
 from spotify_exporter.connect import connect
 from spotify_exporter.credentials import EnvironmentSecrets
 from spotify_exporter.errors import ExporterError
@@ -59,7 +60,7 @@ def restore_into(
 ) -> tuple[RestorePlan, RestoreReport | None]:
     config = settings_from_env({}, api_url=target.api_url, accounts_url=target.accounts_url)
     secrets = EnvironmentSecrets(environ={}, dotenv_path=write_env_file(tmp_path / "target.env", target))
-    client = connect(secrets, config, [])
+    client = connect(secrets, config, [], sleep=NoSleep())
     return run_restore(SnapshotReader.open(store, folder), client, Selection(**flags))
 
 
@@ -237,3 +238,31 @@ def test_restoring_into_the_same_account_changes_nothing(
     assert [p.id for p in sim.account.playlists] == playlists_before
     again = export_account(sim, store, env)
     assert again.manifest["incremental"]["playlists_reused"] == len(playlists_before)
+
+
+def test_a_token_without_write_scopes_gets_an_actionable_error(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    store, snapshot = source
+    target = empty_account()
+    read_only = target.issue_refresh_token(" ".join(EXPORT_SCOPES))
+    env = {**cli_env(target), "SPOTIFY_REFRESH_TOKEN": read_only}
+
+    answer = run_cli(["restore", str(store.root / snapshot.folder)], env, tmp_path)
+
+    assert answer.returncode == 1
+    assert "make auth ARGS=--restore" in answer.stderr and "Traceback" not in answer.stderr
+    assert target.writes_applied == 0
+
+
+def test_a_restore_through_server_errors_and_rate_limits_is_exact(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """Failed writes (not applied) are looked into before trying again: nothing missing, nothing twice."""
+    store, snapshot = source
+    target = empty_account(Faults(server_error_rate=0.08, rate_limit_rate=0.05, retry_after_s=1, seed=7))
+
+    restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert sum(n for (_, _, status), n in target.write_counters.items() if status >= 500) > 0
+    assert_restored(store, snapshot, target, tmp_path)

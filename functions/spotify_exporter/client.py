@@ -437,6 +437,12 @@ class SpotifyClient:
 
     # -- policy ------------------------------------------------------------------------------
 
+    def back_off(self, failures: int) -> None:
+        """Wait as a retry would after ``failures`` failed attempts (for callers that look before
+        they retry a write that is not idempotent)."""
+        self.stats.retries += 1
+        self._sleep(self._backoff(failures))
+
     def _can_wait(self, retry_after_s: float) -> bool:
         return (
             retry_after_s <= self.settings.max_retry_after_s

@@ -376,14 +376,18 @@ class Restore:
             "public": False if collaborative else bool(source.get("public")),
             "collaborative": collaborative,
         }
-        try:
-            created = self.client.request("POST", "/me/playlists", json_body=body, retry_failures=False)
-        except SpotifyServerError:
-            # it may have been created all the same: look for our marker before trying once more
-            found = self._find_marked(marker)
-            if found:
-                return found
-            created = self.client.request("POST", "/me/playlists", json_body=body, retry_failures=False)
+        for failures in range(1, ADD_ATTEMPTS + 1):
+            try:
+                created = self.client.request("POST", "/me/playlists", json_body=body, retry_failures=False)
+                break
+            except SpotifyServerError:
+                if failures == ADD_ATTEMPTS:
+                    raise
+                # it may have been created all the same: look for our marker before trying again
+                self.client.back_off(failures)
+                found = self._find_marked(marker)
+                if found:
+                    return found
         new_id = created.get("id")
         if not isinstance(new_id, str) or not new_id:
             raise RestoreError(f"Spotify created playlist {plan.name!r} but did not say its id; run the restore again")
@@ -426,6 +430,7 @@ class Restore:
                 failures += 1
                 if failures >= ADD_ATTEMPTS:
                     raise
+                self.client.back_off(failures)
                 present = self._current_uris(playlist_id)  # applied or not? Spotify's copy says
                 continue
             present = present + batch
