@@ -162,15 +162,22 @@ def store_options(command: F) -> F:
     return command
 
 
+def env_file_option(help_text: str) -> Callable[[F], F]:
+    """``--env-file``: where credentials come from when they are not in the environment."""
+    return click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(".env"),
+        show_default=True,
+        help=help_text,
+    )
+
+
 @cli.command()
 @store_options
 @click.option("--full", is_flag=True, help="Read every playlist again, even those unchanged since the last snapshot.")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".env"),
-    show_default=True,
-    help="File with SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN when not in the environment.",
+@env_file_option(
+    "File with SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN when not in the environment."
 )
 @click.option(
     "--max-requests-per-30s",
@@ -307,13 +314,7 @@ def diff(
 @click.option("--albums", is_flag=True, help="Saved albums.")
 @click.option("--artists", is_flag=True, help="Followed artists.")
 @click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
-@click.option(
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".env"),
-    show_default=True,
-    help="Credentials of the account to restore into (authorized with `make auth ARGS=--restore`).",
-)
+@env_file_option("Credentials of the account to restore into (authorized with `make auth ARGS=--restore`).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every step.")
 def restore(
     snapshot: str,
