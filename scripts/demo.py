@@ -31,11 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
         print(
             f"\nThe simulator served {sim.requests_total} API requests "
-            f"(the fewest possible: {sim.minimal_requests()}) and {sim.token_requests} token refresh(es) "
-            f"in {elapsed:.1f} s."
+            f"(a full read takes at least {sim.minimal_requests()}; a run after the first copies unchanged "
+            f"playlists from the previous snapshot) and {sim.token_requests} token refresh(es) in {elapsed:.1f} s."
         )
     if status == 0:
         print(f"Open the CSVs in {Path(args.out).resolve()} with any spreadsheet; manifest.json says what is there.")
+        print("Run `make demo` again, then `.venv/bin/spotify-exporter diff` and `.venv/bin/spotify-exporter report`.")
     return status
 
 

@@ -394,6 +394,9 @@ class Export:
             return
         writer.write_json(CHANGES_FILE, document)
         summary = document["summary"]
+        if self._base is None:
+            log.info("the first complete snapshot of this account: changes.json has nothing to compare with")
+            return
         log.info(
             "changes since the last complete snapshot: %s liked songs added, %s removed, %s playlists changed",
             summary["library"]["added"],
