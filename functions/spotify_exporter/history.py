@@ -76,22 +76,24 @@ class SnapshotListing:
         return sorted({s.account_id for s in self.finished})
 
 
-def list_snapshots(store: SnapshotStore, account_id: str | None = None) -> SnapshotListing:
-    """All snapshot folders under ``account_id`` (or under every account), oldest first."""
+def _folders(store: SnapshotStore, account_id: str | None) -> dict[str, bool]:
+    """Snapshot folders (by time, then account) and whether each has its manifest."""
     prefix = f"{account_id}/" if account_id else ""
     folders: dict[str, bool] = {}
     for key in store.list_files(prefix):
         parts = key.split("/")
         if len(parts) < 3 or not _FOLDER_STAMP.match(parts[1]):
-            continue
+            continue  # e.g. <account>/restores/: not a snapshot
         folder = f"{parts[0]}/{parts[1]}"
         folders[folder] = folders.get(folder, False) or (len(parts) == 3 and parts[2] == MANIFEST)
-    finished: list[SnapshotInfo] = []
-    for folder, has_manifest in folders.items():
-        if has_manifest:
-            finished.append(SnapshotInfo(folder, read_manifest(store, folder)))
-    finished.sort(key=lambda s: (s.stamp, s.account_id))
-    unfinished = sorted(folder for folder, has_manifest in folders.items() if not has_manifest)
+    return dict(sorted(folders.items(), key=lambda item: item[0].split("/")[::-1]))
+
+
+def list_snapshots(store: SnapshotStore, account_id: str | None = None) -> SnapshotListing:
+    """All snapshot folders under ``account_id`` (or under every account), oldest first."""
+    folders = _folders(store, account_id)
+    finished = [SnapshotInfo(folder, read_manifest(store, folder)) for folder, done in folders.items() if done]
+    unfinished = sorted(folder for folder, done in folders.items() if not done)
     return SnapshotListing(finished, unfinished)
 
 
@@ -250,9 +252,14 @@ def resolve_snapshot(store: SnapshotStore, reference: str | None, account_id: st
 
 
 def latest_complete(store: SnapshotStore, account_id: str, before: str | None = None) -> SnapshotInfo | None:
-    """The newest complete snapshot of the account (older than the folder stamp ``before``, if given)."""
-    candidates = [s for s in list_snapshots(store, account_id).complete if before is None or s.stamp < before]
-    return candidates[-1] if candidates else None
+    """The newest complete snapshot of the account (older than the folder stamp ``before``, if given);
+    manifests are read newest first, so years of weekly snapshots cost one or two reads."""
+    for folder, done in reversed(_folders(store, account_id).items()):
+        if done and (before is None or folder.partition("/")[2] < before):
+            info = SnapshotInfo(folder, read_manifest(store, folder))
+            if info.complete:
+                return info
+    return None
 
 
 def _only_account(listing: SnapshotListing, store: SnapshotStore) -> SnapshotListing:
