@@ -215,6 +215,12 @@ def test_list_shows_finished_and_unfinished_snapshots(
     shown = run_cli(["list", "--out", str(store.root)], sim.exporter_env(), tmp_path)
     assert result.folder in shown.stdout and "unfinished" in shown.stdout
 
+    reported = run_cli(["report", "--out", str(store.root)], sim.exporter_env(), tmp_path)
+    assert reported.returncode == 0, reported.stderr
+    page = (store.root / "report.html").read_text()
+    assert page.lower().startswith("<!doctype html>") and sim.account.me.id in page
+    assert [s.folder for s in list_snapshots(store).finished] == [result.folder]  # the page is no snapshot
+
 
 def test_diff_refuses_a_tampered_snapshot(
     account: tuple[SpotifySimulator, LocalFolderStore, Path], tmp_path: Path

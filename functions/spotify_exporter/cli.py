@@ -26,6 +26,7 @@ from .diff import describe, diff_snapshots
 from .errors import ExporterError
 from .export import DatasetOutcome, ExportResult, run_export
 from .history import SnapshotInfo, SnapshotReader, list_snapshots, read_manifest, resolve_snapshot, store_for_path
+from .report import write_report
 from .restore import Selection, run_restore
 from .settings import settings_from_env
 from .stores import SnapshotStore
@@ -303,6 +304,35 @@ def diff(
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
         click.echo("\n".join(describe(document, limit)))
+
+
+@cli.command()
+@store_options
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write [default: report.html in the --out folder, or ./report.html for Blob].",
+)
+@click.option("--account", "account_id", help="The Spotify account to report on, when the store holds several.")
+def report(
+    out: Path | None,
+    blob_url: str | None,
+    blob_connection_string: str | None,
+    container: str | None,
+    output: Path | None,
+    account_id: str | None,
+) -> None:
+    """Write one self-contained HTML page about the account's history: library size over time,
+    additions and removals per week, artists liked per month, largest playlists, latest changes."""
+    store = _open_store(out, blob_url, blob_connection_string, container)
+    if output is None:
+        output = (
+            (out or Path("backups")) / "report.html"
+            if not (blob_url or blob_connection_string)
+            else Path("report.html")
+        )
+    written = write_report(store, output, account_id)
+    click.echo(f"Report written: {written.resolve()}")
 
 
 @cli.command()
