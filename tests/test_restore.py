@@ -266,3 +266,19 @@ def test_a_restore_through_server_errors_and_rate_limits_is_exact(
 
     assert sum(n for (_, _, status), n in target.write_counters.items() if status >= 500) > 0
     assert_restored(store, snapshot, target, tmp_path)
+
+
+def test_a_half_restored_playlist_deleted_in_spotify_is_made_again(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    store, snapshot = source
+    target = empty_account(Faults(fail_writes_after=1))  # the first playlist is created, nothing added
+    with pytest.raises(ExporterError):
+        restore_into(target, store, snapshot.folder, tmp_path)
+    [half] = [p for p in target.account.playlists if "[restoring" in p.description]
+    target.change(lambda account: account.playlists.remove(half))  # the user deletes (unfollows) it
+    target.fail_writes_after = None
+
+    restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert_restored(store, snapshot, target, tmp_path)

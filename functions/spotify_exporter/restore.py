@@ -99,6 +99,7 @@ class RestorePlan:
     saves: dict[str, list[str]]  # journal key -> URIs for PUT /me/library, oldest first
     artist_ids: list[str]
     missing_selection: list[str]
+    target_playlists: set[str] = field(default_factory=set)  # ids in the target's list now
 
     def describe(self) -> list[str]:
         lines = [f"Restore into Spotify account {self.target_account}:"]
@@ -225,7 +226,7 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
     artist_ids: list[str] = []
     if selection.everything or selection.artists:
         artist_ids = [uri.rsplit(":", 1)[1] for uri in _uris(snapshot, "artists", rows.artist_row, "artist_uri")]
-    return RestorePlan(target, plans, saves, artist_ids, missing)
+    return RestorePlan(target, plans, saves, artist_ids, missing, set(current))
 
 
 def _uris(snapshot: SnapshotReader, dataset: str, to_row: Callable[[JSON], rows.Row], column: str) -> list[str]:
@@ -345,15 +346,15 @@ class Restore:
             self.journal.save()
         marker = f"{MARKER_PREFIX}{entry['marker']}]"
         target_id = entry.get("new_id") or (self._find_marked(marker) if resumed else None)
+        present: list[str] = []
+        if target_id and target_id not in self.plan.target_playlists:
+            target_id = None  # removed from the account since the last run: make it again
+        if target_id:
+            present = self._current_uris(target_id)
         if not target_id:
             target_id = self._create(plan, marker)
-            entry.update(new_id=target_id, state="filling")
-            self.journal.save()
-            present: list[str] = []
-        else:
-            entry.update(new_id=target_id, state="filling")
-            self.journal.save()
-            present = self._current_uris(target_id)
+        entry.update(new_id=target_id, state="filling")
+        self.journal.save()
         self._add_missing(target_id, plan, present)
         if plan.cover:
             self._upload_cover(target_id, plan.cover)
