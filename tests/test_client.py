@@ -102,6 +102,29 @@ def test_paging_links_to_another_host_never_get_the_token(simulator: Simulator, 
     assert sim.requests_total == 0
 
 
+def test_on_sent_runs_once_the_request_is_on_its_way_not_when_the_answer_is_in(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("tiny", faults=Faults(latency_s=0.3))
+    client = client_for(sim, tmp_path, NoSleep())
+    client.get_json("/me")  # the token is fetched: only the GET is timed below
+    sent: list[float] = []
+    client.get_json("/me", on_sent=lambda: sent.append(time.monotonic()))
+    answered = time.monotonic()
+    assert len(sent) == 1
+    assert answered - sent[0] >= 0.25, "handed over before the 300 ms answer, not after it"
+
+
+def test_on_sent_runs_even_when_nothing_is_sent(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("tiny")
+    client = client_for(sim, tmp_path, NoSleep())
+    calls: list[str] = []
+    with pytest.raises(SpotifyRequestError):
+        client.get_json("https://evil.example/v1/me", on_sent=lambda: calls.append("sent"))
+    assert calls == ["sent"]
+    assert sim.requests_total == 0
+
+
 def test_every_request_has_a_timeout(simulator: Simulator, tmp_path: Path) -> None:
     sim = simulator("tiny", faults=Faults(latency_s=2.0))
     sleep = NoSleep()
