@@ -525,6 +525,10 @@ def test_latency_and_unavailable_endpoints() -> None:
             "error": {"status": 503, "message": "Service unavailable"}
         }
         assert session.get(f"{sim.api_url}/me/episodes", timeout=10).status_code == 200
+        for _ in range(3):  # kept alive: each request's latency counts from its arrival, never less
+            started = time.monotonic()
+            assert session.get(f"{sim.api_url}/me", timeout=10).status_code == 200
+            assert time.monotonic() - started >= 0.2
 
 
 # -- Accounts service ----------------------------------------------------------------------------

@@ -24,8 +24,9 @@ class Faults:
     """Fault switches; all off by default (a perfect, instant Spotify)."""
 
     seed: int = 0
-    #: every API response takes this long at least (slept in the handler thread; building the
-    #: answer counts, so a benchmark's floor of requests x latency is the simulator's real pace)
+    #: every API response takes this long at least, counted from the request's arrival (slept in
+    #: the handler thread; reading the request and building the answer count, so a benchmark's
+    #: floor of requests x latency is the simulator's real pace)
     latency_s: float = 0.0
     #: share of API requests answered 500/502/503
     server_error_rate: float = 0.0

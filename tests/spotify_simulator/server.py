@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
+from cheroot.wsgi import Gateway_10
 from cheroot.wsgi import Server as WSGIServer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -93,6 +94,35 @@ URLS = Map(
     strict_slashes=False,
     merge_slashes=False,
 )
+
+
+#: environ key: when the request reached the server (``time.monotonic()``), see ``_ArrivalServer``
+ARRIVED_AT = "spotify_simulator.arrived_at"
+
+
+class _ArrivalServer(WSGIServer):
+    """cheroot, noting when each request arrived, so that the latency counts from there: the
+    stand-in's own HTTP parsing and thread hand-offs are part of its response time, as Spotify's are
+    part of its own, instead of being added on top of the simulated latency."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gateway = _ArrivalGateway
+
+    def process_conn(self, conn: Any) -> None:
+        # called once a connection has bytes to read (or was just accepted): the request is here
+        conn.readable_at = time.monotonic()
+        super().process_conn(conn)
+
+
+class _ArrivalGateway(Gateway_10):
+    def respond(self) -> None:
+        conn = self.req.conn
+        # a new connection is handed over on accept, maybe before its first request was sent:
+        # that request counts from now, once it has been read
+        self.env[ARRIVED_AT] = conn.readable_at if getattr(conn, "kept_alive", False) else time.monotonic()
+        conn.kept_alive = True
+        super().respond()
 
 
 class Reply:
@@ -208,7 +238,7 @@ class SpotifySimulator:
             return self
         # cheroot: keep-alive and a thread pool, as a production server (and api.spotify.com) has,
         # so a client pays no TCP handshake and no thread start per request
-        server = WSGIServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
+        server = _ArrivalServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
         # cheroot polls its connections this often; stop() waits for the poll in progress (0.5 s by default)
         server.expiration_interval = 0.05
         server.prepare()
@@ -355,7 +385,7 @@ class SpotifySimulator:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        started = time.monotonic()
+        started: float = environ.get(ARRIVED_AT) or time.monotonic()
         request = Request(environ)
         adapter = URLS.bind_to_environ(environ)
         template: str = request.path
@@ -378,11 +408,12 @@ class SpotifySimulator:
             reply = self._api(request, template, args, routing_error)
         else:
             reply = error(404, "Service not found")
-        response = self._encode(request.method, template, reply)
+        # status, headers and body are ready before the wait: the latency is the response time,
+        # from the request's arrival; building the answer is part of it, not added to it
+        body = self._encode(request.method, template, reply)(environ, start_response)
         if api and self.faults.latency_s:
-            # the latency is the response time: building the answer is part of it, not added to it
             time.sleep(max(0.0, started + self.faults.latency_s - time.monotonic()))
-        return response(environ, start_response)
+        return body
 
     def _encode(self, method: str, template: str, reply: Reply) -> Response:
         data = b"" if reply.body is None else orjson.dumps(reply.body)
