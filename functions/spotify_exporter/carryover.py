@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO
 
-from .history import SnapshotReader, playlist_of_item_line
+from .history import JSON, SnapshotReader, playlist_of_item_line
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,23 @@ class _Span:
 
 
 class PlaylistArchive:
-    """The JSON Lines of chosen playlists of one snapshot, readable in any order."""
+    """The JSON Lines of chosen playlists of one snapshot, readable in any order, and which
+    playlists the export takes from it (none in an empty archive: a full read)."""
 
-    def __init__(self, base: SnapshotReader, spans: dict[str, _Span], spool: IO[bytes]) -> None:
-        self.base = base
-        self._spans = spans
+    def __init__(self, spans: dict[str, _Span] | None = None, spool: IO[bytes] | None = None) -> None:
+        self._spans = spans or {}
         self._spool = spool
+        self._reused: dict[str, str] = {}  # playlist id -> its items_status in the base snapshot
+
+    def reuse(self, statuses: dict[str, str]) -> None:
+        """Take these playlists (id -> ``items_status``) from the archive instead of reading them."""
+        self._reused = statuses
+
+    def has(self, playlist: JSON) -> bool:
+        return str(playlist.get("id")) in self._reused
+
+    def status(self, playlist_id: str) -> str:
+        return self._reused[playlist_id]
 
     @classmethod
     def load(cls, base: SnapshotReader, wanted: set[str]) -> PlaylistArchive:
@@ -56,7 +67,7 @@ class PlaylistArchive:
         except BaseException:
             spool.close()
             raise
-        return cls(base, spans, spool)
+        return cls(spans, spool)
 
     def item_count(self, playlist_id: str) -> int | None:
         """How many items the base holds for the playlist (None: none stored, e.g. an empty one)."""
@@ -65,13 +76,14 @@ class PlaylistArchive:
 
     def lines(self, playlist_id: str) -> Iterator[bytes]:
         span = self._spans.get(playlist_id)
-        if span is None:
+        if span is None or self._spool is None:
             return
         self._spool.seek(span.offset)
         yield from self._spool.read(span.length).splitlines()
 
     def close(self) -> None:
-        self._spool.close()
+        if self._spool is not None:
+            self._spool.close()
 
     def __enter__(self) -> PlaylistArchive:
         return self

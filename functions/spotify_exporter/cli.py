@@ -25,7 +25,15 @@ from .credentials import EnvironmentSecrets
 from .diff import describe, diff_snapshots
 from .errors import ExporterError
 from .export import DatasetOutcome, ExportResult, run_export
-from .history import SnapshotInfo, SnapshotReader, list_snapshots, read_manifest, resolve_snapshot, store_for_path
+from .history import (
+    SnapshotInfo,
+    SnapshotReader,
+    list_snapshots,
+    read_manifest,
+    resolve_snapshot,
+    single_account,
+    store_for_path,
+)
 from .report import write_report
 from .restore import Selection, run_restore
 from .settings import settings_from_env
@@ -289,10 +297,7 @@ def diff(
     the two latest complete snapshots, and with OLD alone, OLD against the latest."""
     store = _open_store(out, blob_url, blob_connection_string, container)
     if old is None:
-        complete = list_snapshots(store).complete
-        accounts = {info.account_id for info in complete}
-        if len(accounts) > 1:
-            raise click.UsageError(f"{store.location} holds several accounts; name OLD and NEW as <account>/<time>")
+        complete = single_account(list_snapshots(store), store)
         if len(complete) < 2:
             raise ExporterError(f"{store.location} has fewer than two complete snapshots: nothing to compare")
         old_store, old_info, new_store, new_info = store, complete[-2], store, complete[-1]

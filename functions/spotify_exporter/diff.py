@@ -190,9 +190,7 @@ def _diff_playlists(old: SnapshotReader, new: SnapshotReader, not_compared: list
 
 
 def _playlist_ref(playlist: JSON) -> JSON:
-    ref = playlist.get("items") or playlist.get("tracks")
-    total = ref.get("total") if isinstance(ref, dict) else None
-    return {"id": playlist.get("id"), "name": playlist.get("name"), "items": total}
+    return {"id": playlist.get("id"), "name": playlist.get("name"), "items": rows.playlist_item_total(playlist)}
 
 
 def _items_by_playlist(reader: SnapshotReader, wanted: set[str]) -> dict[str, list[JSON]]:

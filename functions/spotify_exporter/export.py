@@ -242,7 +242,7 @@ class Export:
             writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink,
         ):
             if not self._skipped(items_outcome):
-                self.progress.started("playlist_items", sum(_item_total(p) or 0 for p in playlists))
+                self.progress.started("playlist_items", sum(rows.playlist_item_total(p) or 0 for p in playlists))
                 to_read = [p for p in playlists if not archive.has(p)]
                 # the next playlist to read is queued behind the current one on the client's single
                 # request thread, so its first page is fetched while this one's last page is written
@@ -294,13 +294,13 @@ class Export:
             return None
         return SnapshotReader(self.store, info) if info else None
 
-    def _archive_for(self, playlists: list[JSON]) -> _Archive:
+    def _archive_for(self, playlists: list[JSON]) -> PlaylistArchive:
         """The base snapshot's items of every playlist whose ``snapshot_id`` has not changed.
 
         A playlist whose items Spotify refused then (``forbidden``) is not asked again either:
         the same version gets the same answer in development mode; ``--full`` asks anew."""
         if not self._incremental or self._base is None or not playlists:
-            return _Archive(None, {})
+            return PlaylistArchive()
         base = self._base
         try:
             before = {row["playlist_id"]: row for row in base.csv_rows("playlists")}
@@ -311,26 +311,27 @@ class Export:
                 and old["items_status"] in ("exported", "forbidden")
                 and p.get("snapshot_id")
                 and old["snapshot_id"] == p.get("snapshot_id")
-                and old["item_count"] == str(_item_total(p))
+                and old["item_count"] == str(rows.playlist_item_total(p))
             }
             if not unchanged:
-                return _Archive(None, {})
+                return PlaylistArchive()
             exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
             archive = PlaylistArchive.load(base, exported)
         except ExporterError as error:
             self.warnings.append(f"the previous snapshot could not be reused ({error}); every playlist is read")
-            return _Archive(None, {})
+            return PlaylistArchive()
         reusable = {
             pid: before[pid]["items_status"]
             for pid in unchanged
-            if pid not in exported or (archive.item_count(pid) or 0) == _item_total(unchanged[pid])
+            if pid not in exported or (archive.item_count(pid) or 0) == rows.playlist_item_total(unchanged[pid])
         }
         log.info(
             "%s of %s playlists unchanged since %s: their items are reused", len(reusable), len(playlists), base.folder
         )
-        return _Archive(archive, reusable)
+        archive.reuse(reusable)
+        return archive
 
-    def _carry_over(self, playlist: JSON, archive: _Archive, sink: DatasetSink) -> str:
+    def _carry_over(self, playlist: JSON, archive: PlaylistArchive, sink: DatasetSink) -> str:
         """Copy an unchanged playlist's items from the base snapshot, rows rebuilt from today's playlist."""
         count = 0
         for line in archive.lines(str(playlist.get("id"))):
@@ -488,30 +489,6 @@ class Export:
         return snapshot_folder(account_id, moment), moment
 
 
-class _Archive:
-    """The playlists whose items are carried over, or none (a full read)."""
-
-    def __init__(self, archive: PlaylistArchive | None, reusable: dict[str, str]) -> None:
-        self._archive = archive
-        self._reusable = reusable  # playlist id -> its items_status in the base snapshot
-
-    def has(self, playlist: JSON) -> bool:
-        return str(playlist.get("id")) in self._reusable
-
-    def status(self, playlist_id: str) -> str:
-        return self._reusable[playlist_id]
-
-    def lines(self, playlist_id: str) -> Iterator[bytes]:
-        return self._archive.lines(playlist_id) if self._archive else iter(())
-
-    def __enter__(self) -> _Archive:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._archive is not None:
-            self._archive.close()
-
-
 #: covers Spotify makes itself: a mosaic of the first albums, or one album's art
 _GENERATED_IMAGE_PREFIX = "ab67616d"
 
@@ -530,12 +507,6 @@ def custom_cover_url(playlist: JSON, account_id: str) -> str | None:
     if parts.netloc.startswith("mosaic.") or parts.path.rsplit("/", 1)[-1].startswith(_GENERATED_IMAGE_PREFIX):
         return None
     return url
-
-
-def _item_total(playlist: JSON) -> int | None:
-    ref = playlist.get("items") or playlist.get("tracks")
-    total = ref.get("total") if isinstance(ref, dict) else None
-    return total if isinstance(total, int) else None
 
 
 def run_export(client: SpotifyClient, store: SnapshotStore, **options: Any) -> ExportResult:

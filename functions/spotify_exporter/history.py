@@ -241,7 +241,7 @@ def resolve_snapshot(store: SnapshotStore, reference: str | None, account_id: st
     for the newest complete one."""
     listing = list_snapshots(store, account_id)
     if reference in (None, "", "latest"):
-        return _only_account(listing, store).complete[-1]
+        return single_account(listing, store)[-1]
     reference = reference.strip("/")
     for info in reversed(listing.finished):
         if reference in (info.folder, info.stamp):
@@ -262,7 +262,9 @@ def latest_complete(store: SnapshotStore, account_id: str, before: str | None = 
     return None
 
 
-def _only_account(listing: SnapshotListing, store: SnapshotStore) -> SnapshotListing:
+def single_account(listing: SnapshotListing, store: SnapshotStore) -> list[SnapshotInfo]:
+    """The complete snapshots of the one account the store holds; none, or several accounts when
+    the caller did not name one, is an error saying what to do."""
     accounts = {s.account_id for s in listing.complete}
     if not accounts:
         raise SnapshotError(f"no complete snapshot in {store.location}; run an export first")
@@ -271,7 +273,7 @@ def _only_account(listing: SnapshotListing, store: SnapshotStore) -> SnapshotLis
             f"{store.location} holds snapshots of several accounts ({', '.join(sorted(accounts))}); "
             "name the snapshot as <account>/<time>"
         )
-    return listing
+    return listing.complete
 
 
 def store_for_path(path: str | Path) -> tuple[LocalFolderStore, str] | None:

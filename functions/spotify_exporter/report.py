@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import __version__
+from . import __version__, rows
 from .diff import CHANGES_FILE, SAVED_KINDS, diff_snapshots, summarize
 from .errors import ExporterError
 from .history import SnapshotInfo, SnapshotReader, list_snapshots
@@ -285,12 +285,6 @@ class PlaylistSize:
     cover: bytes | None = field(default=None, repr=False)
 
 
-def playlist_total(playlist: JSON) -> int:
-    ref = playlist.get("items") or playlist.get("tracks")
-    total = ref.get("total") if isinstance(ref, dict) else None
-    return total if isinstance(total, int) else 0
-
-
 def largest_playlists(playlists: Iterable[JSON], account_id: str, limit: int = TOP_PLAYLISTS) -> list[PlaylistSize]:
     """The ``limit`` playlists with the most items, in list order among equals."""
     sizes = []
@@ -299,7 +293,12 @@ def largest_playlists(playlists: Iterable[JSON], account_id: str, limit: int = T
         owner_id = str(owner.get("id") or "")
         by = None if owner_id == account_id else str(owner.get("display_name") or owner_id or "someone else")
         sizes.append(
-            PlaylistSize(str(playlist.get("id") or ""), str(playlist.get("name") or ""), playlist_total(playlist), by)
+            PlaylistSize(
+                str(playlist.get("id") or ""),
+                str(playlist.get("name") or ""),
+                rows.playlist_item_total(playlist) or 0,
+                by,
+            )
         )
     return sorted(sizes, key=lambda p: -p.items)[:limit]
 

@@ -34,6 +34,7 @@ import orjson
 
 from . import rows
 from .client import SpotifyClient
+from .diff import SAVED_KINDS
 from .errors import ExporterError, ForbiddenError, SpotifyServerError
 from .history import SnapshotReader, playlist_of_item_line
 from .stores import SnapshotStore
@@ -131,13 +132,6 @@ SAVE_LABELS = {
     "shows": "shows",
     "episodes": "episodes",
     "audiobooks": "audiobooks",
-    "followed_playlists": "followed playlists",
-}
-_SAVED_URI = {
-    "albums": ("album", rows.album_row, "album_uri"),
-    "shows": ("show", rows.show_row, "uri"),
-    "episodes": ("episode", rows.episode_row, "uri"),
-    "audiobooks": ("audiobook", rows.audiobook_row, "uri"),
 }
 
 
@@ -216,21 +210,21 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
 
     saves: dict[str, list[str]] = {}
     if selection.everything or selection.library:
-        saves["liked"] = _oldest_first(_uris(snapshot, "library", rows.library_row, "track_uri"))
+        saves["liked"] = _oldest_first(_uris(snapshot, "library"))
         for key in ("shows", "episodes", "audiobooks"):
-            _, to_row, column = _SAVED_URI[key]
-            saves[key] = _oldest_first(_uris(snapshot, key, to_row, column))
+            saves[key] = _oldest_first(_uris(snapshot, key))
     if selection.everything or selection.albums:
-        _, to_row, column = _SAVED_URI["albums"]
-        saves["albums"] = _oldest_first(_uris(snapshot, "albums", to_row, column))
+        saves["albums"] = _oldest_first(_uris(snapshot, "albums"))
     artist_ids: list[str] = []
     if selection.everything or selection.artists:
-        artist_ids = [uri.rsplit(":", 1)[1] for uri in _uris(snapshot, "artists", rows.artist_row, "artist_uri")]
+        artist_ids = [uri.rsplit(":", 1)[1] for uri in _uris(snapshot, "artists")]
     return RestorePlan(target, plans, saves, artist_ids, missing, set(current))
 
 
-def _uris(snapshot: SnapshotReader, dataset: str, to_row: Callable[[JSON], rows.Row], column: str) -> list[str]:
-    found = (to_row(record).get(column) for record in snapshot.records(dataset))
+def _uris(snapshot: SnapshotReader, dataset: str) -> list[str]:
+    """The URIs of a saved-things dataset, in snapshot order (the same mapping ``diff`` uses)."""
+    kind = next(k for k in SAVED_KINDS if k.dataset == dataset)
+    found = (kind.to_row(record).get(kind.uri) for record in snapshot.records(dataset))
     return [uri for uri in found if isinstance(uri, str) and uri.startswith("spotify:")]
 
 
@@ -447,20 +441,23 @@ class Restore:
     # -- library -----------------------------------------------------------------------------
 
     def _save(self, key: str, uris: list[str]) -> None:
-        done = self.journal.saved(key)
-        batches = list(_batches(uris, LIBRARY_BATCH))
-        for index in range(done, len(batches)):
-            self.client.request("PUT", "/me/library", {"uris": ",".join(batches[index])})
-            self.journal.set_saved(key, index + 1)
+        self._put_batches(key, uris, LIBRARY_BATCH, "/me/library", lambda batch: {"uris": ",".join(batch)})
         self.report.saved[key] = len(uris)
 
     def _follow_artists(self, ids: list[str]) -> None:
-        done = self.journal.saved("artists")
-        batches = list(_batches(ids, FOLLOW_BATCH))
-        for index in range(done, len(batches)):
-            self.client.request("PUT", "/me/following", {"type": "artist", "ids": ",".join(batches[index])})
-            self.journal.set_saved("artists", index + 1)
+        self._put_batches(
+            "artists", ids, FOLLOW_BATCH, "/me/following", lambda batch: {"type": "artist", "ids": ",".join(batch)}
+        )
         self.report.artists_followed = len(ids)
+
+    def _put_batches(
+        self, key: str, things: list[str], size: int, path: str, params: Callable[[list[str]], dict[str, str]]
+    ) -> None:
+        """Idempotent PUTs batch by batch, resuming after the last batch the journal says was done."""
+        batches = list(_batches(things, size))
+        for index in range(self.journal.saved(key), len(batches)):
+            self.client.request("PUT", path, params(batches[index]))
+            self.journal.set_saved(key, index + 1)
 
 
 def _batches(things: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -108,11 +108,16 @@ def library_row(saved: JSON) -> Row:
     }
 
 
+def playlist_item_total(playlist: JSON) -> int | None:
+    """How many items a playlist object says it has (None when it does not say)."""
+    # 2026 renamed the ``tracks`` ref to ``items``; older answers still carry ``tracks``
+    total = (_obj(playlist.get("items")) or _obj(playlist.get("tracks"))).get("total")
+    return total if isinstance(total, int) else None
+
+
 def playlist_row(playlist: JSON, items_status: str) -> Row:
     """A playlist in the user's list; ``items_status`` says whether its items were read."""
     owner = _obj(playlist.get("owner"))
-    # 2026 renamed the ``tracks`` ref to ``items``; older answers still carry ``tracks``
-    items_ref = _obj(playlist.get("items")) or _obj(playlist.get("tracks"))
     return {
         "playlist_id": playlist.get("id"),
         "playlist_name": playlist.get("name"),
@@ -120,7 +125,7 @@ def playlist_row(playlist: JSON, items_status: str) -> Row:
         "collaborative": playlist.get("collaborative"),
         "public": playlist.get("public"),
         "snapshot_id": playlist.get("snapshot_id"),
-        "item_count": items_ref.get("total"),
+        "item_count": playlist_item_total(playlist),
         "items_status": items_status,
         "owner_name": owner.get("display_name"),
         "description": playlist.get("description"),
