@@ -16,7 +16,6 @@ import base64
 import html
 import itertools
 import math
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import orjson
 from . import __version__, rows
 from .diff import CHANGES_FILE, SAVED_KINDS, diff_snapshots, summarize
 from .errors import ExporterError
+from .files import write_file_atomically
 from .history import SnapshotInfo, SnapshotReader, list_snapshots
 from .stores import SnapshotStore
 
@@ -479,10 +479,7 @@ def write_report(
     document = render_report(store, account_id, now=now).encode()
     output = Path(output).expanduser()
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        temp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-        temp.write_bytes(document)
-        temp.replace(output)
+        output = write_file_atomically(output, document)
     except OSError as error:
         raise ExporterError(f"could not write the report to {output}: {error.strerror or error}") from None
     return output

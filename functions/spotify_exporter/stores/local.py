@@ -17,6 +17,7 @@ from pathlib import Path, PureWindowsPath
 from typing import BinaryIO, cast
 
 from ..errors import StoreError
+from ..files import fsync_folder
 
 #: ``.<name>.<16 hex>.tmp``: specific enough that listing never hides a real file
 _TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{16}\.tmp$")
@@ -86,7 +87,7 @@ class LocalFolderStore:
             except OSError as exc:
                 raise self._error("write", path, exc) from exc
             done = True
-            _fsync_folder(target.parent)
+            fsync_folder(target.parent)
         finally:
             if not done:
                 with suppress(OSError, ValueError):
@@ -137,15 +138,3 @@ class LocalFolderStore:
             else "check that this user may read the folder"
         )
         return StoreError(f"could not {action} {path} {preposition} the folder {self.location}: {reason}; {hint}")
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); best effort, as some systems cannot open folders."""
-    if os.name != "posix":
-        return
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

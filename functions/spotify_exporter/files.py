@@ -1,0 +1,75 @@
+"""Files on this machine that people keep (``.env``, the report, restore journals): written whole
+or not at all.
+
+A kill at any moment leaves the old file or the new one, never a mix, and no temp file that
+outlives the process: the temp file gets an unpredictable name in the target's own folder
+(``mkstemp``: ``O_EXCL``, mode 0600, never a followed symlink), is fsynced, then renamed over the
+target. A target that is a symlink is written through (the file it points to is replaced), so a
+user's linked ``.env`` stays linked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from contextlib import suppress
+from pathlib import Path
+
+#: owner read/write only: these files hold tokens or personal listening data
+PRIVATE = 0o600
+#: a temp file this old beside its target was left by a killed writer (a live one renames in seconds)
+STALE_TEMP_S = 600.0
+
+
+def write_file_atomically(path: Path, data: bytes, *, mode: int = PRIVATE) -> Path:
+    """Replace ``path`` with ``data`` in one step and return the file actually written.
+
+    ``OSError`` propagates (the caller knows what the file is for and says so); nothing is
+    left behind when it does.
+    """
+    target = Path(path).expanduser()
+    if target.is_symlink():
+        target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            if hasattr(os, "fchmod"):  # POSIX; elsewhere the folder's own permissions apply
+                os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
+        temp.replace(target)
+    except BaseException:
+        with suppress(OSError):
+            temp.unlink()
+        raise
+    fsync_folder(target.parent)
+    return target
+
+
+def remove_stale_temps(target: Path, *, older_than_s: float = STALE_TEMP_S) -> None:
+    """Delete what a writer killed mid-write left beside ``target`` (``.<name>.<random>.tmp``)."""
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+    cutoff = time.time() - older_than_s
+    with suppress(OSError):
+        for sibling in target.parent.iterdir():
+            if pattern.match(sibling.name) and sibling.lstat().st_mtime < cutoff:
+                with suppress(OSError):
+                    sibling.unlink()
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename itself durable (POSIX); best effort, as some systems cannot open folders."""
+    if os.name != "posix":
+        return
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
