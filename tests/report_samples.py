@@ -151,11 +151,10 @@ def _playlists(name: Namer, account: str) -> list[dict[str, Any]]:
     return playlists
 
 
-def sample(variant: str, name: Namer = plain) -> ReportData:
+def sample(variant: str, name: Namer = plain, account: str = "jane.doe") -> ReportData:
     """The gathered data of one page: ``sink`` (everything), ``first`` (one snapshot, nothing
     read), ``quiet`` (changes unreadable, no song liked in the window, no top artist) or
     ``empty`` (an account with nothing in it)."""
-    account = "jane.doe"
     if variant == "sink":
         snapshots = _snapshots(account, 6)
         points = [
