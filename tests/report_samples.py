@@ -1,9 +1,11 @@
-"""Report data built by hand, for the pages the exported history does not reach: every branch of
-every section (partial snapshots, notes, owners, long lists, missing names, empty states).
+"""Report data built by hand, for every branch of every section (partial snapshots, notes, owners,
+long lists, missing names, empty states): the data of the reference pages in ``report_reference/``
+and of the hostile-names test.
 
 ``sample(variant, name)`` builds the gathered data of one variant; every name a person or
 Spotify chose goes through ``name(kind, n)``, so the same pages can be filled with hostile names.
-The data are fixed: the same call gives the same page.
+The data are fixed, and depend on nothing but the report's own statistics: the same call gives
+the same page.
 """
 
 from __future__ import annotations
