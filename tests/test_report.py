@@ -38,7 +38,8 @@ from spotify_exporter.credentials import EnvironmentSecrets
 from spotify_exporter.errors import ExporterError
 from spotify_exporter.export import ExportResult, run_export
 from spotify_exporter.history import SnapshotReader
-from spotify_exporter.report import page, render_page, render_report, write_report
+from spotify_exporter.report import page as report_page
+from spotify_exporter.report import render_page, render_report, write_report
 from spotify_exporter.settings import settings_from_env
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import SpotifySimulator, build_account
@@ -419,7 +420,7 @@ def test_the_report_renders_in_chromium_without_errors(history: History, browser
 def pages() -> dict[str, str]:
     """Today's pages of the reference data, the footer's version as in the references."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(page, "__version__", "VERSION")
+        patch.setattr(report_page, "__version__", "VERSION")
         return {variant: render_page(sample(variant), LOCATION, NOW) for variant in VARIANTS}
 
 
