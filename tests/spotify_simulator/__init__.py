@@ -18,6 +18,7 @@ from .faults import Faults
 from .model import Account, Entry, Playlist, User
 from .server import SpotifySimulator
 from .truth import COLUMNS
+from .users import SimulatedUser
 from .writes import Editor, WriteError
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Entry",
     "Faults",
     "Playlist",
+    "SimulatedUser",
     "SpotifySimulator",
     "User",
     "WriteError",

@@ -38,6 +38,9 @@ class Faults:
     #: after this many API requests every further one answers 429 (a long ban)
     ban_after_requests: int | None = None
     ban_retry_after_s: int = 3600
+    #: a ban that ends: it lasts this long from the first banned request, ``Retry-After`` says how
+    #: much of it is left (rounded up), and afterwards requests are served again; None: it never ends
+    ban_duration_s: float | None = None
     #: access tokens expire after this many seconds (401 on use)
     token_lifetime_s: int = 3600
     #: each refresh returns a new refresh token and invalidates the old one (single use)
@@ -62,6 +65,8 @@ class Faults:
             raise ValueError("latency_s and token_lifetime_s must not be negative")
         if self.fail_writes_after is not None and self.fail_writes_after < 0:
             raise ValueError("fail_writes_after must not be negative")
+        if self.ban_duration_s is not None and self.ban_duration_s < 0:
+            raise ValueError("ban_duration_s must not be negative")
 
 
 @dataclass(frozen=True)

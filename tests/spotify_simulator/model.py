@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 from .catalog import AudiobookRec, Catalog, EpisodeRec, LocalFileRec, ShowRec
 
+#: the largest page Spotify serves; what a perfect exporter asks for
+PAGE = 50
 #: the simulated "now": every timestamp of an account lies before it
 NOW = calendar.timegm((2026, 11, 20, 12, 0, 0))
 EPOCH_1970 = 0

@@ -35,16 +35,15 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from . import truth
 from .covers import MAX_UPLOAD, URL_LIFETIME_S, image_key, is_jpeg
 from .faults import FaultPlan, Faults
-from .model import Account, Playlist
+from .model import PAGE, Account, Playlist
 from .render import JSON, Renderer
-from .tokens import TokenStore
-from .writes import LIBRARY_KINDS, Editor, Fingerprint, WriteError, bump
+from .tokens import DEFAULT_SCOPES, TokenStore
+from .users import SimulatedUser
+from .writes import LIBRARY_KINDS, Editor, WriteError
 
 T = TypeVar("T")
-PAGE = 50  # the largest page Spotify serves; what a perfect exporter asks for
 TOKEN_PATH = "/api/token"
 AUTHORIZE_PATH = "/authorize"
 ERROR_MESSAGES = {
@@ -191,6 +190,13 @@ class SpotifySimulator:
     * ``fail_writes_after``: from ``Faults.fail_writes_after``; once ``writes_applied`` reaches
       it, every write answers 503 unapplied. Set it to None to let writes through again.
     * ``cover_of(playlist_id)``, ``issue_refresh_token(scope)``.
+    * ``add_user(account)``: another person using the same app (client id and secret, and so
+      the same rate limit and faults), with a refresh token of their own that opens only their
+      account (:class:`~.users.SimulatedUser`); ``users`` lists them, the first is ``account``.
+      While a request is served, ``account``, ``edit`` and the renderer are its user's.
+      ``consenting_user`` (an index into ``users``) is who answers the consent page.
+    * ``api_request_times``: when each API request arrived (``time.monotonic()``), to check
+      the pace an exporter keeps over rolling windows.
     """
 
     def __init__(
@@ -201,11 +207,12 @@ class SpotifySimulator:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.account = account
         self.faults = faults or Faults()
         self.record = record
         #: what the simulated user answers on the consent page: "allow" or "deny"
         self.consent = "allow"
+        #: which user (index into ``users``) is logged in at the consent page
+        self.consenting_user = 0
         self.granted_scopes: list[str] = []
         self.host = host
         self.port = port
@@ -215,9 +222,12 @@ class SpotifySimulator:
         self._tokens = TokenStore(self.faults.token_lifetime_s, self.faults.rotate_refresh_tokens)
         self._plan = FaultPlan(self.faults)
         self._lock = threading.Lock()  # counters
-        #: the account's data: every read and write holds it (cheroot serves on several threads)
+        #: the accounts' data: every read and write holds it (cheroot serves on several threads)
         self._data = threading.RLock()
-        self.edit = Editor(account, self._data, lambda: self.clock())
+        self.users: list[SimulatedUser] = []
+        self._serving = threading.local()  # the user whose request this thread serves
+        self.api_request_times: list[float] = []
+        self._ban_started: float | None = None
         self.requests_total = 0
         self.token_requests = 0
         self.write_requests = 0
@@ -229,7 +239,38 @@ class SpotifySimulator:
         self._cdn: dict[str, bytes] = {}  # image key -> JPEG bytes, for every cover URL handed out
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self._render = Renderer(account, self.api_url, self._cover_url)
+        self.add_user(account)
+
+    # -- users -------------------------------------------------------------------------------
+
+    def add_user(self, account: Account) -> SimulatedUser:
+        """Another person allowed to use the app, with a refresh token of their own (all scopes)."""
+        index = len(self.users)
+        user = SimulatedUser(
+            index, account, self._data, lambda: self.clock(), Renderer(account, self.api_url, self._cover_url)
+        )
+        if index:
+            self._tokens.mint_refresh_token(DEFAULT_SCOPES, user=index)
+        user.current_refresh_token = lambda: self._tokens.current_refresh[index]
+        self.users.append(user)
+        return user
+
+    def _user(self) -> SimulatedUser:
+        """The user of the request being served on this thread; the first user outside a request."""
+        user: SimulatedUser | None = getattr(self._serving, "user", None)
+        return user or self.users[0]
+
+    @property
+    def account(self) -> Account:
+        return self._user().account
+
+    @property
+    def edit(self) -> Editor:
+        return self._user().edit
+
+    @property
+    def _render(self) -> Renderer:
+        return self._user().render
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -243,7 +284,8 @@ class SpotifySimulator:
         server.expiration_interval = 0.05
         server.prepare()
         self.port = server.bind_addr[1]  # a restart binds the same port again: URLs stay valid
-        self._render = Renderer(self.account, self.api_url, self._cover_url)
+        for user in self.users:
+            user.render = Renderer(user.account, self.api_url, self._cover_url)
         self._server = server
         self._thread = threading.Thread(target=server.serve, name=f"spotify-simulator:{self.port}", daemon=True)
         self._thread.start()
@@ -306,9 +348,9 @@ class SpotifySimulator:
         had authorized the app for it; ``refresh_token`` (and ``exporter_env``) stay as they are."""
         return self._tokens.mint_refresh_token(scope)
 
-    def exporter_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    def exporter_env(self, base: Mapping[str, str] | None = None, user: int = 0) -> dict[str, str]:
         """``base`` (default: this process's environment) without its own ``SPOTIFY_*`` settings,
-        plus those that point the exporter at this simulator with valid credentials."""
+        plus those that point the exporter at this simulator with valid credentials (``user``'s token)."""
         source = os.environ if base is None else base
         env = {key: value for key, value in source.items() if not key.startswith("SPOTIFY_")}
         env.update(
@@ -316,7 +358,7 @@ class SpotifySimulator:
             SPOTIFY_ACCOUNTS_URL=self.accounts_url,
             SPOTIFY_CLIENT_ID=self.client_id,
             SPOTIFY_CLIENT_SECRET=self.client_secret,
-            SPOTIFY_REFRESH_TOKEN=self.refresh_token,
+            SPOTIFY_REFRESH_TOKEN=self.users[user].refresh_token,
         )
         return env
 
@@ -325,23 +367,12 @@ class SpotifySimulator:
         self._tokens.revoke_refresh_tokens()
 
     def expected_rows(self, dataset: str) -> list[dict[str, str]]:
-        """The rows a snapshot taken now must hold (writes included)."""
-        with self._data:
-            return truth.expected_rows(self.account, dataset)
+        """The rows a snapshot of the first user taken now must hold (writes included)."""
+        return self.users[0].expected_rows(dataset)
 
     def minimal_requests(self) -> int:
-        """The fewest API requests that read everything now, at 50 per page (an empty list still takes one)."""
-        a = self.account
-
-        def pages(n: int) -> int:
-            return max(1, math.ceil(n / PAGE))
-
-        with self._data:
-            total = 1 + sum(
-                pages(len(things))
-                for things in (a.liked, a.playlists, a.albums, a.artists, a.shows, a.episodes, a.audiobooks)
-            )
-            return total + sum(pages(len(p.entries)) if p.readable else 1 for p in a.playlists)
+        """The fewest API requests that read the first user's account now, at 50 per page."""
+        return self.users[0].minimal_requests()
 
     def cover_of(self, playlist_id: str) -> bytes | None:
         """The custom cover of a playlist (JPEG bytes), None when it has Spotify's generated image."""
@@ -352,35 +383,8 @@ class SpotifySimulator:
             return playlist.cover
 
     def change(self, fn: Callable[[Account], T]) -> T:
-        """Run ``fn(account)`` as one change, with reads and writes held off; return what it returns.
-
-        Afterwards every playlist whose name, description, flags, owner, items or cover changed
-        gets a new snapshot id (unless ``fn`` set one), and playlists ``fn`` put into
-        ``account.playlists`` join the world. Prefer ``edit`` where it has the change.
-        """
-        a = self.account
-        with self._data:
-            before = {p.id: Fingerprint.of(p) for p in [*a.world.values(), *a.playlists]}
-            try:
-                return fn(a)
-            finally:
-                self._after_change(before)
-
-    def _after_change(self, before: Mapping[str, Fingerprint]) -> None:
-        """New playlists join the world; changed ones get a new snapshot id (also when ``fn`` failed half way)."""
-        a = self.account
-        for playlist in a.playlists:
-            if playlist.id not in a.world:
-                a.world[playlist.id] = playlist
-        for playlist in a.world.values():
-            old = before.get(playlist.id)
-            if old is None:
-                if not playlist.snapshot_id:
-                    bump(playlist, a)
-            elif old.snapshot_id != playlist.snapshot_id:
-                playlist.history.append(old.snapshot_id)
-            elif old != Fingerprint.of(playlist):
-                bump(playlist, a)
+        """Run ``fn(account)`` as one change of the first user's account (see :meth:`SimulatedUser.change`)."""
+        return self.users[0].change(fn)
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -480,7 +484,8 @@ class SpotifySimulator:
         answer: dict[str, str] = {}
         if self.consent == "allow":
             scope = query.get("scope", "")
-            answer["code"] = self._tokens.new_code(redirect_uri, query.get("code_challenge", ""), scope)
+            challenge = query.get("code_challenge", "")
+            answer["code"] = self._tokens.new_code(redirect_uri, challenge, scope, self.consenting_user)
             self.granted_scopes = scope.split()
         else:
             answer["error"] = "access_denied"
@@ -523,13 +528,48 @@ class SpotifySimulator:
             self.requests_total += 1
             self.write_requests += write
             number = self.requests_total
+            self.api_request_times.append(time.monotonic())
         f = self.faults
         if f.ban_after_requests is not None and number > f.ban_after_requests:
-            retry = {"Retry-After": str(f.ban_retry_after_s)}
-            return Reply(429, error(429, reason="QUOTA_EXCEEDED").body, retry)
+            banned_for = self._ban_left()
+            if banned_for is not None:
+                retry = {"Retry-After": str(banned_for)}
+                return Reply(429, error(429, reason="QUOTA_EXCEEDED").body, retry)
         problem = self._tokens.access_problem(request.headers.get("Authorization"))
         if problem is not None:
             return error(401, problem)
+        user = self.users[self._tokens.user_of(request.headers.get("Authorization"))]
+        with self._lock:
+            user.requests += 1
+        self._serving.user = user
+        try:
+            return self._api_for_user(request, template, args, routing_error, write)
+        finally:
+            self._serving.user = None
+
+    def _ban_left(self) -> int | None:
+        """The ``Retry-After`` of the ban in force (whole seconds), or None once a timed ban is over.
+
+        The app is banned, not a user: every user's requests get the same answer."""
+        f = self.faults
+        if f.ban_duration_s is None:
+            return f.ban_retry_after_s
+        now = time.monotonic()
+        with self._lock:
+            if self._ban_started is None:
+                self._ban_started = now
+            left = self._ban_started + f.ban_duration_s - now
+        return math.ceil(left) if left > 0 else None
+
+    def _api_for_user(
+        self,
+        request: Request,
+        template: str,
+        args: Mapping[str, Any],
+        routing_error: HTTPException | None,
+        write: bool,
+    ) -> Reply:
+        f = self.faults
         if isinstance(routing_error, MethodNotAllowed):
             return error(405)
         if routing_error is not None:

@@ -8,6 +8,10 @@ for, a refresh token keeps its code's scopes (also when it rotates), an access t
 refresh token's. The refresh token a simulator starts with grants ``DEFAULT_SCOPES``, reads and
 writes, so a test needs no authorization to restore. Write endpoints check scopes (403
 "Insufficient client scope"); reads never did and do not.
+
+One app may be used by several people (a development-mode app admits up to five allow-listed
+users): every refresh token, code and access token also carries the index of the user it was
+issued to, and an access token reads and writes that user's account only.
 """
 
 from __future__ import annotations
@@ -39,10 +43,16 @@ class TokenStore:
         self._valid_refresh = {self.refresh_token: DEFAULT_SCOPES}  # token -> granted scope
         self._access: dict[str, float] = {}  # token -> expiry on the clock
         self._access_scopes: dict[str, frozenset[str]] = {}
+        #: whose account a token opens (an index into the simulator's users; 0 is the first user)
+        self._refresh_user: dict[str, int] = {self.refresh_token: 0}
+        self._access_user: dict[str, int] = {}
+        #: the refresh token that works now, per user (the newest one when tokens rotate)
+        self.current_refresh: dict[int, str] = {0: self.refresh_token}
         self.issued_access_tokens: list[str] = []
         #: redirect URIs registered for the app in the (simulated) developer dashboard
         self.redirect_uris = {"http://127.0.0.1:8888/callback"}
         self._codes: dict[str, tuple[str, str, str]] = {}  # code -> (redirect_uri, challenge, scope)
+        self._code_user: dict[str, int] = {}
 
     @staticmethod
     def _new_refresh_token() -> str:
@@ -65,32 +75,54 @@ class TokenStore:
             scope = self._valid_refresh.get(refresh_token)
             if scope is None:
                 return None
+            user = self._refresh_user.get(refresh_token, 0)
             body: dict[str, Any] = {
-                "access_token": self._new_access_token(scope),
+                "access_token": self._new_access_token(scope, user),
                 "token_type": "Bearer",
                 "expires_in": self.lifetime_s,
                 "scope": scope,
             }
             if self.rotate:
                 del self._valid_refresh[refresh_token]
-                self.refresh_token = self._new_refresh_token()
-                self._valid_refresh[self.refresh_token] = scope
-                body["refresh_token"] = self.refresh_token
+                body["refresh_token"] = self._grant_refresh_token(scope, user)
             return body
 
-    def _new_access_token(self, scope: str) -> str:
+    def _grant_refresh_token(self, scope: str, user: int) -> str:
+        """A new refresh token of ``user``, from now on that user's current one (call with the lock held)."""
+        token = self._new_refresh_token()
+        self._valid_refresh[token] = scope
+        self._refresh_user[token] = user
+        self.current_refresh[user] = token
+        if user == 0:
+            self.refresh_token = token
+        return token
+
+    def _new_access_token(self, scope: str, user: int = 0) -> str:
         access = "BQ" + secrets.token_urlsafe(96)
         self._access[access] = self._clock() + self.lifetime_s
         self._access_scopes[access] = frozenset(scope.split())
+        self._access_user[access] = user
         self.issued_access_tokens.append(access)
         return access
 
-    def mint_refresh_token(self, scope: str) -> str:
-        """A further valid refresh token granting ``scope`` (space-separated), as another authorization would."""
-        token = self._new_refresh_token()
+    def mint_refresh_token(self, scope: str, user: int | None = None) -> str:
+        """A further valid refresh token granting ``scope`` (space-separated), as another authorization would.
+
+        With ``user`` it becomes that user's current token (a person joining the app); without, it is
+        an extra token of the first user that leaves ``refresh_token`` as it is."""
         with self._lock:
+            if user is not None:
+                return self._grant_refresh_token(scope, user)
+            token = self._new_refresh_token()
             self._valid_refresh[token] = scope
+            self._refresh_user[token] = 0
         return token
+
+    def user_of(self, authorization: str | None) -> int:
+        """The user a (valid) bearer token belongs to."""
+        token = (authorization or "")[7:].strip()
+        with self._lock:
+            return self._access_user.get(token, 0)
 
     def scopes(self, authorization: str | None) -> frozenset[str]:
         """The scopes of a (valid) bearer token; empty for an unknown one."""
@@ -98,17 +130,19 @@ class TokenStore:
         with self._lock:
             return self._access_scopes.get(token, frozenset())
 
-    def new_code(self, redirect_uri: str, challenge: str, scope: str) -> str:
-        """An authorization code, usable once, bound to the redirect URI and PKCE challenge."""
+    def new_code(self, redirect_uri: str, challenge: str, scope: str, user: int = 0) -> str:
+        """An authorization code, usable once, bound to the redirect URI and PKCE challenge, for ``user``."""
         code = "AQ" + secrets.token_urlsafe(48)
         with self._lock:
             self._codes[code] = (redirect_uri, challenge, scope)
+            self._code_user[code] = user
         return code
 
     def exchange(self, code: str, redirect_uri: str, verifier: str) -> dict[str, Any] | str:
         """Tokens for a code, or the ``invalid_grant`` description Spotify would give."""
         with self._lock:
             bound = self._codes.pop(code, None)
+            user = self._code_user.pop(code, 0)
             if bound is None:
                 return "Invalid authorization code"
             expected_uri, challenge, scope = bound
@@ -118,15 +152,13 @@ class TokenStore:
                 digest = hashlib.sha256(verifier.encode()).digest()
                 if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != challenge:
                     return "code_verifier was incorrect"
-            access = self._new_access_token(scope)
-            self.refresh_token = self._new_refresh_token()
-            self._valid_refresh[self.refresh_token] = scope
+            access = self._new_access_token(scope, user)
             return {
                 "access_token": access,
                 "token_type": "Bearer",
                 "expires_in": self.lifetime_s,
                 "scope": scope,
-                "refresh_token": self.refresh_token,
+                "refresh_token": self._grant_refresh_token(scope, user),
             }
 
     def access_problem(self, authorization: str | None) -> str | None:
