@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 import requests
 
+from spotify_exporter.accounts import DEFAULT_ACCOUNT
 from spotify_exporter.connect import connect
 from spotify_exporter.credentials import EnvironmentSecrets
 from spotify_exporter.export import ExportResult, run_export
+from spotify_exporter.resume import ResumeChoice
 from spotify_exporter.settings import settings_from_env
 from spotify_exporter.stores import SnapshotStore
 from spotify_simulator import Faults, SpotifySimulator, build_account
@@ -55,14 +57,16 @@ def export_account(
     sleep: Callable[[float], None] | None = None,
     time_budget_s: float | None = None,
     incremental: bool = True,
+    resume: ResumeChoice | None = None,
+    account: str = DEFAULT_ACCOUNT,
     **settings: Any,
 ) -> ExportResult:
     """One in-process export with the production wiring; ``sleep`` replaces real waiting."""
     config = settings_from_env({}, api_url=sim.api_url, accounts_url=sim.accounts_url, **settings)
     warnings: list[str] = []
-    secrets = EnvironmentSecrets(environ={}, dotenv_path=env_file)
+    secrets = EnvironmentSecrets(environ={}, dotenv_path=env_file, account=account)
     client = connect(secrets, config, warnings, sleep=sleep or time.sleep, time_budget_s=time_budget_s)
-    return run_export(client, store, warnings=warnings, incremental=incremental)
+    return run_export(client, store, warnings=warnings, incremental=incremental, resume=resume)
 
 
 class SpotifyUser:

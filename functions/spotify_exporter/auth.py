@@ -41,6 +41,7 @@ class SpotifyAuth:
         sleep: Callable[[float], None] = time.sleep,
         attempts: int = 4,
         authorized_at: datetime | None = None,
+        auth_command: str = "make auth",
     ) -> None:
         self._session = session
         self._token_url = accounts_url.rstrip("/") + "/api/token"
@@ -51,6 +52,7 @@ class SpotifyAuth:
         self._sleep = sleep
         self._attempts = attempts
         self._authorized_at = authorized_at
+        self._auth_command = auth_command
         self._access_token: str | None = None
         self._expires_at = 0.0
         self.refreshes = 0
@@ -107,7 +109,7 @@ class SpotifyAuth:
             return body
         code = str(body.get("error", ""))
         if code == "invalid_grant":
-            raise AuthExpiredError(age_detail(self._authorized_at, datetime.now(UTC)))
+            raise AuthExpiredError(age_detail(self._authorized_at, datetime.now(UTC)), self._auth_command)
         if code == "invalid_client" or response.status_code == 401:
             raise ClientRejectedError()
         if response.status_code == 200:

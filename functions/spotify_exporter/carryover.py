@@ -34,10 +34,17 @@ class PlaylistArchive:
         self._spans = spans or {}
         self._spool = spool
         self._reused: dict[str, str] = {}  # playlist id -> its items_status in the base snapshot
+        #: playlists of which the archive holds the first items only (id -> how many), for a resume
+        self.started: dict[str, int] = {}
 
     def reuse(self, statuses: dict[str, str]) -> None:
         """Take these playlists (id -> ``items_status``) from the archive instead of reading them."""
         self._reused = statuses
+
+    @property
+    def size(self) -> int:
+        """How many playlists the export takes from the archive."""
+        return len(self._reused)
 
     def has(self, playlist: JSON) -> bool:
         return str(playlist.get("id")) in self._reused

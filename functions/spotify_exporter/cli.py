@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from . import __version__
+from .accounts import DEFAULT_ACCOUNT
 from .connect import connect
 from .credentials import EnvironmentSecrets
 from .diff import describe, diff_snapshots
@@ -36,6 +37,7 @@ from .history import (
 )
 from .report import write_report
 from .restore import Selection, run_restore
+from .resume import NothingToResume, resume_latest
 from .settings import settings_from_env
 from .stores import SnapshotStore
 
@@ -117,7 +119,7 @@ def _open_store(
 
 def _summary(result: ExportResult) -> str:
     manifest = result.manifest
-    lines = [f"Snapshot {result.status}: {result.location}/{result.folder}"]
+    lines = [f"Snapshot {result.status}{' (resumed)' if result.resumed else ''}: {result.location}/{result.folder}"]
     for name, entry in manifest["datasets"].items():
         note = "" if entry["status"] == "complete" else f"  [{entry['status']}]"
         lines.append(f"  {name:<15} {entry['count']:>7} rows{note}")
@@ -171,6 +173,18 @@ def store_options(command: F) -> F:
     return command
 
 
+def account_option(command: F) -> F:
+    """``--account``: whose refresh token to use, when one Spotify app serves several people."""
+    return click.option(
+        "--account",
+        "account_alias",
+        default=DEFAULT_ACCOUNT,
+        show_default=True,
+        metavar="ALIAS",
+        help='Whose refresh token: SPOTIFY_REFRESH_TOKEN_<ALIAS> (from `make auth ARGS="--account ALIAS"`).',
+    )(command)
+
+
 def env_file_option(help_text: str) -> Callable[[F], F]:
     """``--env-file``: where credentials come from when they are not in the environment."""
     return click.option(
@@ -185,9 +199,15 @@ def env_file_option(help_text: str) -> Callable[[F], F]:
 @cli.command()
 @store_options
 @click.option("--full", is_flag=True, help="Read every playlist again, even those unchanged since the last snapshot.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish the account's latest snapshot if it is partial, reading only what it lacks, instead of a new one.",
+)
 @env_file_option(
     "File with SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REFRESH_TOKEN when not in the environment."
 )
+@account_option
 @click.option(
     "--max-requests-per-30s",
     type=click.IntRange(min=1),
@@ -210,16 +230,19 @@ def export(
     blob_connection_string: str | None,
     container: str | None,
     env_file: Path,
+    account_alias: str,
     max_requests_per_30s: int | None,
     max_retry_after: float | None,
     rate_limit_budget: float | None,
     verbose: bool,
     full: bool,
+    resume: bool,
 ) -> None:
     """Export the account into a new snapshot (exit 0 complete, 2 partial, 1 error).
 
     Playlists whose version (snapshot_id) is the same as in the latest complete snapshot
-    are copied from it instead of being read again; --full reads everything."""
+    are copied from it instead of being read again; --full reads everything. --resume
+    finishes the latest snapshot in place when it is partial (exit 0 if there is none)."""
     interactive = sys.stderr.isatty()
     console = Console(stderr=True) if interactive else None
     _configure_logging(verbose, console)
@@ -230,12 +253,19 @@ def export(
     )
     store = _open_store(out, blob_url, blob_connection_string, container)
     warnings: list[str] = []
-    client = connect(EnvironmentSecrets(dotenv_path=env_file), settings, warnings)
-    if console is not None:
-        with RichProgress(console) as progress:
-            result = run_export(client, store, progress=progress, warnings=warnings, incremental=not full)
-    else:
-        result = run_export(client, store, warnings=warnings, incremental=not full)
+    client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), settings, warnings)
+    options: dict[str, Any] = {"warnings": warnings, "incremental": not full}
+    if resume:
+        options["resume"] = resume_latest(store)
+    try:
+        if console is not None:
+            with RichProgress(console) as progress:
+                result = run_export(client, store, progress=progress, **options)
+        else:
+            result = run_export(client, store, **options)
+    except NothingToResume as nothing:
+        click.echo(f"Nothing to resume: {nothing}")
+        return
     click.echo(_summary(result))
     if result.status != "complete":
         click.echo(f"error: the snapshot is partial: {result.manifest.get('error') or 'see warnings'}", err=True)
@@ -350,6 +380,7 @@ def report(
 @click.option("--artists", is_flag=True, help="Followed artists.")
 @click.option("--dry-run", is_flag=True, help="Print what would be done; change nothing.")
 @env_file_option("Credentials of the account to restore into (authorized with `make auth ARGS=--restore`).")
+@account_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every step.")
 def restore(
     snapshot: str,
@@ -364,6 +395,7 @@ def restore(
     artists: bool,
     dry_run: bool,
     env_file: Path,
+    account_alias: str,
     verbose: bool,
 ) -> None:
     """Put SNAPSHOT (a folder, <account>/<time> or "latest") back into the authorized account.
@@ -376,7 +408,7 @@ def restore(
     if not info.complete:
         click.echo(f"warning: {info.folder} is a partial snapshot; only what it holds can be restored", err=True)
     selection = Selection(playlists, all_playlists, library, albums, artists)
-    client = connect(EnvironmentSecrets(dotenv_path=env_file), settings_from_env(), [])
+    client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), settings_from_env(), [])
     plan, report = run_restore(SnapshotReader(store, info), client, selection, dry_run=dry_run)
     if report is None:
         click.echo("\n".join([*plan.describe(), "Dry run: nothing was changed."]))

@@ -36,7 +36,7 @@ def connect(
     """
     credentials = secrets.load()
     authorized_at = secrets.authorized_at
-    warning = expiry_warning(authorized_at, datetime.now(UTC), settings.token_warn_days)
+    warning = expiry_warning(authorized_at, datetime.now(UTC), settings.token_warn_days, secrets.auth_command)
     if warning:
         log.warning("%s", warning)
         warnings.append(warning)
@@ -60,6 +60,6 @@ def connect(
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
     auth = SpotifyAuth(
         session, settings.accounts_url, credentials, keep_rotated_token,
-        timeout=timeout, sleep=sleep, authorized_at=authorized_at,
+        timeout=timeout, sleep=sleep, authorized_at=authorized_at, auth_command=secrets.auth_command,
     )  # fmt: skip
     return SpotifyClient(session, auth, settings, sleep=sleep, time_budget_s=time_budget_s)

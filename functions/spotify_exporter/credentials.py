@@ -16,6 +16,7 @@ from typing import Protocol
 
 from dotenv import dotenv_values, set_key
 
+from .accounts import DEFAULT_ACCOUNT, auth_args, check_alias, env_name
 from .errors import ConfigError
 from .token_age import parse_authorized_at
 
@@ -45,6 +46,11 @@ class SecretSource(Protocol):
     def load(self) -> SpotifyCredentials: ...
 
     @property
+    def auth_command(self) -> str:
+        """The command that authorizes this account again (for messages)."""
+        ...
+
+    @property
     def authorized_at(self) -> datetime | None:
         """When the user authorized the refresh token (known after ``load``), if recorded."""
         ...
@@ -60,11 +66,23 @@ class EnvironmentSecrets:
     A rotated refresh token is written back to the ``.env`` file (other lines kept, mode 0600)
     when the token came from there; a token from the environment cannot be updated in place,
     so the caller gets a warning to pass on instead.
+
+    ``account`` picks whose refresh token (and authorization time): another alias than
+    ``default`` reads ``SPOTIFY_REFRESH_TOKEN_<ALIAS>`` and ``SPOTIFY_AUTHORIZED_AT_<ALIAS>``;
+    the client id and secret are shared (see :mod:`.accounts`).
     """
 
-    def __init__(self, environ: Mapping[str, str] | None = None, dotenv_path: Path | None = Path(".env")) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        dotenv_path: Path | None = Path(".env"),
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         self._environ = os.environ if environ is None else environ
         self._dotenv_path = dotenv_path
+        self.account = check_alias(account)
+        self._refresh_key = env_name(REFRESH_TOKEN, self.account)
+        self._authorized_key = env_name(AUTHORIZED_AT, self.account)
         self._token_from_file = False
         self._authorized_at: datetime | None = None
 
@@ -82,20 +100,28 @@ class EnvironmentSecrets:
     def load(self) -> SpotifyCredentials:
         from_file = self._file_values()
         values: dict[str, str] = {}
-        for name in (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN):
+        keys = (CLIENT_ID, CLIENT_SECRET, self._refresh_key)
+        for name in keys:
             value = self._environ.get(name) or from_file.get(name)
             if value:
                 values[name] = value.strip()
-        missing = [name for name in (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN) if name not in values]
+        missing = [name for name in keys if name not in values]
         if missing:
             raise ConfigError(
                 f"{', '.join(missing)} not set; put {'them' if len(missing) > 1 else 'it'} in the environment "
-                "or in a .env file (run `make auth` to get a refresh token)"
+                f"or in a .env file (run `{self.auth_command}` to get a refresh token)"
             )
-        self._token_from_file = not self._environ.get(REFRESH_TOKEN)
-        authorized_at = self._environ.get(AUTHORIZED_AT) if not self._token_from_file else from_file.get(AUTHORIZED_AT)
+        self._token_from_file = not self._environ.get(self._refresh_key)
+        source = from_file if self._token_from_file else self._environ
+        authorized_at = source.get(self._authorized_key)
         self._authorized_at = parse_authorized_at(authorized_at)
-        return SpotifyCredentials(values[CLIENT_ID], values[CLIENT_SECRET], values[REFRESH_TOKEN])
+        return SpotifyCredentials(values[CLIENT_ID], values[CLIENT_SECRET], values[self._refresh_key])
+
+    @property
+    def auth_command(self) -> str:
+        """What re-authorizes this account's token into ``.env``."""
+        extra = auth_args(self.account).strip()
+        return f'make auth ARGS="{extra}"' if extra else "make auth"
 
     @property
     def authorized_at(self) -> datetime | None:
@@ -105,10 +131,10 @@ class EnvironmentSecrets:
         """Write the rotated token to ``.env``; its ``SPOTIFY_AUTHORIZED_AT`` stays, as Spotify's clock does."""
         if not self._token_from_file or self._dotenv_path is None:
             return (
-                f"Spotify issued a new refresh token but {REFRESH_TOKEN} comes from the environment, "
-                "so it could not be saved; run `make auth` if the next export is refused"
+                f"Spotify issued a new refresh token but {self._refresh_key} comes from the environment, "
+                f"so it could not be saved; run `{self.auth_command}` if the next export is refused"
             )
-        write_dotenv_value(self._dotenv_path, REFRESH_TOKEN, refresh_token)
+        write_dotenv_value(self._dotenv_path, self._refresh_key, refresh_token)
         return None
 
 

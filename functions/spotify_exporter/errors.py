@@ -19,8 +19,8 @@ class ConfigError(ExporterError):
 class AuthExpiredError(ExporterError):
     """Spotify refused the refresh token (``invalid_grant``)."""
 
-    def __init__(self, detail: str = "") -> None:
-        message = "the Spotify refresh token has expired or was revoked; run `make auth` to authorize again"
+    def __init__(self, detail: str = "", command: str = "make auth") -> None:
+        message = f"the Spotify refresh token has expired or was revoked; run `{command}` to authorize again"
         super().__init__(f"{message} ({detail})" if detail else message)
 
 

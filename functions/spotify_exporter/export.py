@@ -5,6 +5,9 @@ the app, a server that keeps failing) mark that dataset and the run goes on; err
 stop the whole account (a long rate-limit ban, a dead refresh token) mark the rest as
 skipped. Either way the manifest then says ``partial``. Errors before anything could be
 written (no profile) and store failures propagate: no manifest, no snapshot.
+
+Given ``resume``, the run finishes a partial snapshot in its own folder instead (see
+:mod:`.resume`): what that snapshot holds is kept, the rest is read, the manifest is rewritten.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .client import JSON, Page, PageStream, SpotifyClient
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotInfo, SnapshotReader, latest_complete
+from .resume import PartialSnapshot, ResumeChoice
 from .snapshot import (
     DATASET_FILES,
     FORMAT_VERSION,
@@ -112,6 +116,10 @@ class ExportResult:
     location: str
     manifest: dict[str, Any]
     duration_s: float
+    #: what stopped the run early (a ban, the time budget, a dead token), if anything did
+    stopped_by: ExporterError | None = None
+    #: whether this run finished an earlier partial snapshot rather than starting one
+    resumed: bool = False
 
 
 class Export:
@@ -128,6 +136,7 @@ class Export:
         warnings: list[str] | None = None,
         incremental: bool = True,
         changes: bool = True,
+        resume: ResumeChoice | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -143,6 +152,9 @@ class Export:
         self.playlists_reused = 0
         self.covers: dict[str, str] = {}
         self._account_id = ""
+        self._choose_resume = resume
+        self.resuming: PartialSnapshot | None = None
+        self._item_offsets: dict[str, int] = {}  # resuming: where reading a cut-off playlist goes on
 
     def run(self) -> ExportResult:
         try:
@@ -152,16 +164,24 @@ class Export:
 
     def _run(self) -> ExportResult:
         began = self._clock()
-        started_at = self._now().replace(microsecond=0)
+        started_at = run_started = self._now().replace(microsecond=0)
         profile = self.client.get_json("/me")
         account_id = str(profile.get("id") or "")
         if not account_id:
             raise SpotifyServerError("/me", 1, "a profile without a user id")
-        folder, started_at = self._free_folder(account_id, started_at)
         self._account_id = account_id
-        log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
-        writer = SnapshotWriter(self.store, folder)
-        writer.write_json(PROFILE_FILE, profile)
+        self.resuming = self._choose_resume(account_id) if self._choose_resume is not None else None
+        if self.resuming is not None:
+            folder, started_at = self.resuming.folder, self.resuming.started_at
+            log.info("resuming the partial snapshot %s/%s", self.store.location, folder)
+            writer = SnapshotWriter(self.store, folder)
+            writer.files.update(self.resuming.kept_files())  # the profile is not rewritten
+            self.covers = self.resuming.covers()
+        else:
+            folder, started_at = self._free_folder(account_id, started_at)
+            log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
+            writer = SnapshotWriter(self.store, folder)
+            writer.write_json(PROFILE_FILE, profile)
         self._base = self._previous_snapshot(account_id, folder)
 
         self._export_simple(writer, LIBRARY)
@@ -177,6 +197,7 @@ class Export:
         if self._write_changes:
             self._write_changes_file(writer, folder, iso_utc(started_at), status)
         stats = self.client.stats
+        counters = self._counters()
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "tool_version": __version__,
@@ -186,12 +207,12 @@ class Export:
             "status": status,
             "files": writer.file_table(),
             "datasets": {name: self.outcomes[name].as_manifest() for name in DATASET_ORDER},
-            "requests": stats.requests,
-            "retries": stats.retries,
-            "warnings": self.warnings,
+            "requests": int(counters["requests"]),
+            "retries": int(counters["retries"]),
+            "warnings": self._manifest_warnings(),
             "error": str(self._stop) if self._stop else None,
-            "rate_limit_wait_s": round(stats.rate_limit_wait_s, 1),
-            "token_refreshes": self.client.token_refreshes,
+            "rate_limit_wait_s": round(counters["rate_limit_wait_s"], 1),
+            "token_refreshes": int(counters["token_refreshes"]),
             "json_files": {name: files.json for name, files in DATASET_FILES.items()} | {"profile": PROFILE_FILE},
             "covers": dict(sorted(self.covers.items())),
             "incremental": {
@@ -199,7 +220,8 @@ class Export:
                 "playlists_reused": self.playlists_reused,
             },
             "changes_file": CHANGES_FILE if CHANGES_FILE in writer.files else None,
-            "image_downloads": stats.downloads,
+            "image_downloads": int(counters["image_downloads"]),
+            "resumes": self._resumes(run_started, status),
         }
         writer.write_manifest(manifest)
         duration = self._clock() - began
@@ -212,11 +234,74 @@ class Export:
             self.store.location,
             folder,
         )
-        return ExportResult(status, account_id, folder, self.store.location, manifest, duration)
+        return ExportResult(
+            status, account_id, folder, self.store.location, manifest, duration, self._stop, self.resuming is not None
+        )
+
+    # -- resuming ----------------------------------------------------------------------------
+
+    def _counters(self) -> dict[str, float]:
+        """This run's costs, plus the earlier runs' when it finishes their snapshot."""
+        stats = self.client.stats
+        counters = {
+            "requests": float(stats.requests),
+            "retries": float(stats.retries),
+            "token_refreshes": float(self.client.token_refreshes),
+            "image_downloads": float(stats.downloads),
+            "rate_limit_wait_s": stats.rate_limit_wait_s,
+        }
+        if self.resuming is not None:
+            for name, earlier in self.resuming.counters().items():
+                counters[name] += earlier
+        return counters
+
+    def _manifest_warnings(self) -> list[str]:
+        """This run's warnings, after the earlier runs' ones that still hold (a count this run redid is dropped)."""
+        if self.resuming is None:
+            return self.warnings
+        redone = () if self.resuming.holds_playlists() else (FORBIDDEN_WARNING_START,)
+        earlier = [w for w in self.resuming.warnings() if not w.startswith(redone)]
+        return list(dict.fromkeys([*earlier, *self.warnings]))
+
+    def _resumes(self, run_started: datetime, status: str) -> list[dict[str, Any]]:
+        """The manifest's ``resumes``: one entry per run that finished this snapshot after its first."""
+        if self.resuming is None:
+            return []
+        entry = {
+            "started_at": iso_utc(run_started),
+            "finished_at": iso_utc(self._now()),
+            "status": status,
+            "requests": self.client.stats.requests,
+            "reason": self.resuming.manifest.get("error"),
+        }
+        return [*self.resuming.resumes(), entry]
+
+    def _held(self, name: str) -> DatasetOutcome | None:
+        """The outcome the partial snapshot already has for ``name``, when it holds that dataset in full."""
+        if self.resuming is None or not self.resuming.holds(name):
+            return None
+        entry = self.resuming.entry(name)
+        extra = {k: int(v) for k, v in entry.items() if k not in ("status", "count", "error") and isinstance(v, int)}
+        return DatasetOutcome(str(entry["status"]), int(entry.get("count") or 0), entry.get("error"), extra)
+
+    def _held_listing(self) -> list[JSON] | None:
+        """The playlist list the partial snapshot read in full, or None (then it is read again)."""
+        if self.resuming is None or not self.resuming.holds("playlists"):
+            return None
+        try:
+            return [p for p in self.resuming.listing() if isinstance(p, dict)]
+        except ExporterError as error:
+            self.warnings.append(f"the partial snapshot's playlist list could not be reused ({error}); it is read")
+            return None
 
     # -- datasets ----------------------------------------------------------------------------
 
     def _export_simple(self, writer: SnapshotWriter, dataset: SimpleDataset) -> None:
+        held = self._held(dataset.name)
+        if held is not None:  # resuming: the partial snapshot has it; its files stay as they are
+            self.outcomes[dataset.name] = held
+            self._finished(dataset.name, held)
+            return
         outcome = self.outcomes[dataset.name] = DatasetOutcome()
         with writer.dataset(dataset.name, dataset.columns) as sink:
             if not self._skipped(outcome):
@@ -231,19 +316,26 @@ class Export:
     def _export_playlists(self, writer: SnapshotWriter) -> None:
         listing = self.outcomes["playlists"] = DatasetOutcome()
         items_outcome = self.outcomes["playlist_items"] = DatasetOutcome()
-        playlists: list[JSON] = []  # a few hundred small objects: the rows need items_status first
-        if not self._skipped(listing):
+        held = self._held_listing()  # resuming: the list the partial snapshot read in full
+        playlists: list[JSON] = held or []  # a few hundred small objects: the rows need items_status first
+        if held is not None:
+            listing.count = len(held)
+            if self._keep_held_playlists(writer, held):
+                return
+        elif not self._skipped(listing):
             for page in self._guarded("playlists", listing, self.client.pages("/me/playlists")):
                 playlists.extend(p for p in page.items if isinstance(p, dict))
                 listing.count = len(playlists)
         statuses: list[str] = []
         with (
             self._archive_for(playlists) as archive,
+            self._partial_archive(playlists, archive) as kept,
             writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink,
         ):
             if not self._skipped(items_outcome):
                 self.progress.started("playlist_items", sum(rows.playlist_item_total(p) or 0 for p in playlists))
-                to_read = [p for p in playlists if not archive.has(p)]
+                continued = self._continued(playlists, kept)  # resuming: playlists the ban cut in two
+                to_read = [p for p in playlists if not archive.has(p) and not kept.has(p)]
                 # the next playlist to read is queued behind the current one on the client's single
                 # request thread, so its first page is fetched while this one's last page is written
                 streams = iter(to_read)
@@ -252,10 +344,14 @@ class Export:
                     if archive.has(playlist):
                         statuses.append(self._carry_over(playlist, archive, sink))
                         continue
+                    if kept.has(playlist):  # resuming: read by an earlier run of this snapshot
+                        statuses.append(self._carry_over(playlist, kept, sink, reused=False))
+                        continue
                     stream = upcoming or self._items_of(playlist)
                     following = next(streams, None)
                     upcoming = self._items_of(following) if following is not None and self._stop is None else None
-                    statuses.append(self._export_playlist_items(playlist, stream, sink))
+                    start = self._copy_items(playlist, kept, sink) if str(playlist.get("id")) in continued else 0
+                    statuses.append(self._export_playlist_items(playlist, stream, sink, start))
         items_outcome.count = sink.rows
         self._download_covers(writer, playlists)
         with writer.dataset("playlists", rows.PLAYLIST_COLUMNS) as sink:
@@ -276,12 +372,25 @@ class Export:
             items_outcome.error = f"the items of {failed} playlist(s) could not be read"
         if forbidden:
             self.warnings.append(
-                f"Spotify refused the items of {forbidden} playlist(s) you follow but neither own nor "
+                f"{FORBIDDEN_WARNING_START} {forbidden} playlist(s) you follow but neither own nor "
                 "collaborate on (development-mode apps may read only those); their rows are kept "
                 "with items_status=forbidden"
             )
         self._finished("playlists", listing)
         self._finished("playlist_items", items_outcome)
+
+    def _keep_held_playlists(self, writer: SnapshotWriter, playlists: list[JSON]) -> bool:
+        """Resuming a snapshot that holds both playlist datasets: keep them (only covers it lacks are
+        fetched) and say so; False when the items are not all there (they are then read)."""
+        listing, items = self._held("playlists"), self._held("playlist_items")
+        if listing is None or items is None or self.resuming is None:
+            return False
+        self.outcomes["playlists"], self.outcomes["playlist_items"] = listing, items
+        self.playlists_reused = int((self.resuming.manifest.get("incremental") or {}).get("playlists_reused") or 0)
+        self._download_covers(writer, playlists)
+        self._finished("playlists", listing)
+        self._finished("playlist_items", items)
+        return True
 
     # -- incremental -------------------------------------------------------------------------
 
@@ -301,38 +410,38 @@ class Export:
         the same version gets the same answer in development mode; ``--full`` asks anew."""
         if not self._incremental or self._base is None or not playlists:
             return PlaylistArchive()
-        base = self._base
         try:
-            before = {row["playlist_id"]: row for row in base.csv_rows("playlists")}
-            unchanged = {
-                str(p["id"]): p
-                for p in playlists
-                if (old := before.get(str(p.get("id"))))
-                and old["items_status"] in ("exported", "forbidden")
-                and p.get("snapshot_id")
-                and old["snapshot_id"] == p.get("snapshot_id")
-                and old["item_count"] == str(rows.playlist_item_total(p))
-            }
-            if not unchanged:
-                return PlaylistArchive()
-            exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
-            archive = PlaylistArchive.load(base, exported)
+            archive = _unchanged_playlists(self._base, playlists)
         except ExporterError as error:
             self.warnings.append(f"the previous snapshot could not be reused ({error}); every playlist is read")
             return PlaylistArchive()
-        reusable = {
-            pid: before[pid]["items_status"]
-            for pid in unchanged
-            if pid not in exported or (archive.item_count(pid) or 0) == rows.playlist_item_total(unchanged[pid])
-        }
         log.info(
-            "%s of %s playlists unchanged since %s: their items are reused", len(reusable), len(playlists), base.folder
-        )
-        archive.reuse(reusable)
+            "%s of %s playlists unchanged since %s: their items are reused",
+            archive.size, len(playlists), self._base.folder,
+        )  # fmt: skip
         return archive
 
-    def _carry_over(self, playlist: JSON, archive: PlaylistArchive, sink: DatasetSink) -> str:
-        """Copy an unchanged playlist's items from the base snapshot, rows rebuilt from today's playlist."""
+    def _partial_archive(self, playlists: list[JSON], base: PlaylistArchive) -> PlaylistArchive:
+        """Resuming: the items of playlists an earlier run of this snapshot read (same ``snapshot_id``)
+        and the base does not supply; those are not read again. It also holds the first items of
+        playlists that run was cut off in (``started``)."""
+        if self.resuming is None or not playlists:
+            return PlaylistArchive()
+        try:
+            return _unchanged_playlists(self.resuming.reader, [p for p in playlists if not base.has(p)], started=True)
+        except ExporterError as error:
+            self.warnings.append(f"the partial snapshot's playlist items could not be reused ({error}); they are read")
+            return PlaylistArchive()
+
+    def _carry_over(self, playlist: JSON, archive: PlaylistArchive, sink: DatasetSink, reused: bool = True) -> str:
+        """Copy an unchanged playlist's items from the base snapshot (``reused``) or from the partial
+        snapshot being finished, rows rebuilt from today's playlist."""
+        self._copy_items(playlist, archive, sink)
+        self.playlists_reused += reused
+        return archive.status(str(playlist.get("id")))
+
+    def _copy_items(self, playlist: JSON, archive: PlaylistArchive, sink: DatasetSink) -> int:
+        """Write the items ``archive`` holds of ``playlist``; returns how many."""
         count = 0
         for line in archive.lines(str(playlist.get("id"))):
             envelope = orjson.loads(line)
@@ -341,8 +450,30 @@ class Export:
             sink.add(rows.playlist_item_row(playlist, position, entry if isinstance(entry, dict) else {}), envelope)
             count += 1
         self.progress.advanced("playlist_items", count)
-        self.playlists_reused += 1
-        return archive.status(str(playlist.get("id")))
+        return count
+
+    def _continued(self, playlists: list[JSON], kept: PlaylistArchive) -> dict[str, int]:
+        """Resuming: the playlists an earlier run was cut off in, still at the version it read
+        (one ``snapshot_id`` look each), with how many of their items it holds: their reading
+        goes on from there instead of starting over. Spotify pages a playlist version stably."""
+        found: dict[str, int] = {}
+        for playlist in playlists:
+            playlist_id = str(playlist.get("id"))
+            held = kept.started.get(playlist_id)
+            if not held or self._stop is not None:
+                continue
+            path = f"/playlists/{quote(playlist_id, safe='')}"
+            try:
+                current = self.client.get_json(path, {"fields": "snapshot_id"})
+            except DATASET_ERRORS:
+                continue
+            except ExporterError as error:
+                self._stop = error
+                break
+            if current.get("snapshot_id") == playlist.get("snapshot_id"):
+                found[playlist_id] = held
+        self._item_offsets = found
+        return found
 
     # -- cover art ---------------------------------------------------------------------------
 
@@ -354,7 +485,7 @@ class Export:
         failed = 0
         for playlist in playlists:
             url = custom_cover_url(playlist, self._account_id)
-            if url is None:
+            if url is None or str(playlist.get("id")) in self.covers:  # resuming: an earlier run has it
                 continue
             try:
                 image = self.client.download(url)
@@ -407,13 +538,18 @@ class Export:
 
     def _items_of(self, playlist: JSON) -> PageStream:
         path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
-        return self.client.pages(path, {"additional_types": "track,episode"})
+        query: dict[str, str | int] = {"additional_types": "track,episode"}
+        offset = self._item_offsets.get(str(playlist.get("id")))
+        if offset:
+            query["offset"] = offset
+        return self.client.pages(path, query)
 
-    def _export_playlist_items(self, playlist: JSON, stream: PageStream, sink: DatasetSink) -> str:
-        """Export one playlist's items; returns its ``items_status``."""
+    def _export_playlist_items(self, playlist: JSON, stream: PageStream, sink: DatasetSink, start: int = 0) -> str:
+        """Export one playlist's items (from ``start``: the ones before are already written); returns
+        its ``items_status``."""
         if self._stop is not None:
             return "failed"
-        position = 0
+        position = start
         try:
             for page in stream:
                 for entry in page.items:
@@ -488,6 +624,49 @@ class Export:
             moment += timedelta(seconds=1)
         return snapshot_folder(account_id, moment), moment
 
+
+def _unchanged_playlists(source: SnapshotReader, playlists: list[JSON], started: bool = False) -> PlaylistArchive:
+    """The items ``source`` holds of every listed playlist it has at the same ``snapshot_id`` and item
+    count, all of them (``exported``) or refused (``forbidden``); raises when ``source`` is unreadable.
+
+    ``started``: also the first items of playlists at the same version that ``source`` could not read
+    to the end (``failed``), in the archive's ``started``."""
+    before = {row["playlist_id"]: row for row in source.csv_rows("playlists")}
+    unchanged = {
+        str(p["id"]): p
+        for p in playlists
+        if (old := before.get(str(p.get("id"))))
+        and old["items_status"] in ("exported", "forbidden")
+        and p.get("snapshot_id")
+        and old["snapshot_id"] == p.get("snapshot_id")
+        and old["item_count"] == str(rows.playlist_item_total(p))
+    }
+    cut_off = {
+        str(p["id"])
+        for p in playlists
+        if started
+        and (old := before.get(str(p.get("id"))))
+        and old["items_status"] == "failed"
+        and p.get("snapshot_id")
+        and old["snapshot_id"] == p.get("snapshot_id")
+    }
+    if not unchanged and not cut_off:
+        return PlaylistArchive()
+    exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
+    archive = PlaylistArchive.load(source, exported | cut_off)
+    archive.started = {pid: count for pid in cut_off if (count := archive.item_count(pid) or 0)}
+    archive.reuse(
+        {
+            pid: before[pid]["items_status"]
+            for pid in unchanged
+            if pid not in exported or (archive.item_count(pid) or 0) == rows.playlist_item_total(unchanged[pid])
+        }
+    )
+    return archive
+
+
+#: how the warning about refused playlist items begins (a resume that reads them again counts anew)
+FORBIDDEN_WARNING_START = "Spotify refused the items of"
 
 #: covers Spotify makes itself: a mosaic of the first albums, or one album's art
 _GENERATED_IMAGE_PREFIX = "ab67616d"

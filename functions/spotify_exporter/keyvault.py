@@ -9,7 +9,7 @@ the secret, never a value, and say which permission or sign-in is missing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,6 +23,8 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
+from .accounts import DEFAULT_ACCOUNT, auth_args, check_alias
+from .accounts import secret_name as account_secret_name
 from .credentials import SpotifyCredentials
 from .errors import ConfigError
 from .token_age import format_authorized_at, parse_authorized_at
@@ -86,6 +88,9 @@ class KeyVaultSecrets:
 
     The ``SecretClient`` is built on first use, so constructing this never touches the network
     or the credential chain. Pass ``client`` to use a configured client instead (tests, retries).
+    ``account`` picks whose refresh token: another alias than ``default`` reads and writes the
+    secret named after it (``Spotify-RefreshToken-jane``, see :mod:`.accounts`); the client id and
+    secret are shared by every account. Nothing here lists secrets: each name is known.
     """
 
     def __init__(
@@ -95,10 +100,12 @@ class KeyVaultSecrets:
         names: SecretNames = SecretNames(),
         *,
         client: SecretClient | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
         self._vault = vault.strip()
         self.url = vault_url(vault)
-        self.names = names
+        self.account = check_alias(account)
+        self.names = replace(names, refresh_token=account_secret_name(names.refresh_token, self.account))
         self._credential = credential
         self._client_instance = client
         #: the refresh token's tags as loaded, so a rotated version keeps them
@@ -134,8 +141,9 @@ class KeyVaultSecrets:
         return self._client_instance
 
     @property
-    def _auth_command(self) -> str:
-        return f'make auth ARGS="--vault {self._vault}"'
+    def auth_command(self) -> str:
+        """What re-authorizes this account's token into this vault."""
+        return f'make auth ARGS="--vault {self._vault}{auth_args(self.account)}"'
 
     # -- SecretSource --------------------------------------------------------------------------
 
@@ -150,7 +158,7 @@ class KeyVaultSecrets:
             value = (secret.value or "").strip()
             if not value:
                 raise ConfigError(
-                    f"secret {secret_name!r} in Key Vault {self.url} is empty; run `{self._auth_command}` "
+                    f"secret {secret_name!r} in Key Vault {self.url} is empty; run `{self.auth_command}` "
                     "to store the Spotify credentials"
                 )
             values[field_name] = value
@@ -186,7 +194,7 @@ class KeyVaultSecrets:
                 problem = f"Key Vault {self.url} failed: {_reason(exc, (refresh_token,))}"
             return (
                 f"Spotify issued a new refresh token but it could not be saved as secret {name!r} ({problem}); "
-                f"the next run may be refused, then run `{self._auth_command}`"
+                f"the next run may be refused, then run `{self.auth_command}`"
             )
         return None
 
@@ -240,7 +248,7 @@ class KeyVaultSecrets:
         vault = f"Key Vault {self.url}"
         if isinstance(exc, ResourceNotFoundError):
             return ConfigError(
-                f"secret {name!r} not found in {vault}; run `{self._auth_command}` to store the Spotify credentials"
+                f"secret {name!r} not found in {vault}; run `{self.auth_command}` to store the Spotify credentials"
             )
         if isinstance(exc, ClientAuthenticationError):  # includes 401 from the vault and CredentialUnavailableError
             return ConfigError(
@@ -249,7 +257,7 @@ class KeyVaultSecrets:
             )
         if isinstance(exc, HttpResponseError) and exc.status_code == 403:
             if _inner_code(exc) == "SecretDisabled":
-                return ConfigError(f"secret {name!r} is disabled in {vault}; enable it, or run `{self._auth_command}`")
+                return ConfigError(f"secret {name!r} is disabled in {vault}; enable it, or run `{self.auth_command}`")
             verb = "read" if permission == "get" else "write"
             return ConfigError(f"the identity running the exporter may not {verb} secrets in {vault}; {_ACCESS_HINT}")
         if isinstance(exc, HttpResponseError):

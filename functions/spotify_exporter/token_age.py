@@ -40,8 +40,11 @@ def expires_at(authorized_at: datetime) -> datetime:
     return authorized_at + REFRESH_TOKEN_LIFETIME
 
 
-def expiry_warning(authorized_at: datetime | None, now: datetime, warn_days: float = DEFAULT_WARN_DAYS) -> str | None:
-    """A warning once the token is within ``warn_days`` of its six-month limit (or past it)."""
+def expiry_warning(
+    authorized_at: datetime | None, now: datetime, warn_days: float = DEFAULT_WARN_DAYS, command: str = "make auth"
+) -> str | None:
+    """A warning once the token is within ``warn_days`` of its six-month limit (or past it); ``command``
+    is what authorizes again."""
     if authorized_at is None:
         return None
     deadline = expires_at(authorized_at)
@@ -52,12 +55,12 @@ def expiry_warning(authorized_at: datetime | None, now: datetime, warn_days: flo
     if left <= timedelta(0):
         return (
             f"the Spotify refresh token was authorized on {authorized_at:%Y-%m-%d}, more than six months ago, "
-            f"and expired around {when}; run `make auth` to authorize again"
+            f"and expired around {when}; run `{command}` to authorize again"
         )
     days_left = math.ceil(left / timedelta(days=1))
     return (
         f"the Spotify refresh token expires around {when} ({days_left} day(s) left: Spotify ends refresh "
-        "tokens six months after authorization); run `make auth` before then to keep the backups going"
+        f"tokens six months after authorization); run `{command}` before then to keep the backups going"
     )
 
 

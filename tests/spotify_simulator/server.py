@@ -207,6 +207,7 @@ class SpotifySimulator:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        self._lock = threading.Lock()  # counters
         self.faults = faults or Faults()
         self.record = record
         #: what the simulated user answers on the consent page: "allow" or "deny"
@@ -220,14 +221,11 @@ class SpotifySimulator:
         self.clock: Callable[[], float] = time.time
         self.fail_writes_after = self.faults.fail_writes_after
         self._tokens = TokenStore(self.faults.token_lifetime_s, self.faults.rotate_refresh_tokens)
-        self._plan = FaultPlan(self.faults)
-        self._lock = threading.Lock()  # counters
         #: the accounts' data: every read and write holds it (cheroot serves on several threads)
         self._data = threading.RLock()
         self.users: list[SimulatedUser] = []
         self._serving = threading.local()  # the user whose request this thread serves
         self.api_request_times: list[float] = []
-        self._ban_started: float | None = None
         self.requests_total = 0
         self.token_requests = 0
         self.write_requests = 0
@@ -240,6 +238,18 @@ class SpotifySimulator:
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.add_user(account)
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        """New faults from now on (a test may change them between two exports): a ban starts afresh."""
+        with self._lock:
+            self._faults = faults
+            self._plan = FaultPlan(faults)
+            self._ban_started: float | None = None
 
     # -- users -------------------------------------------------------------------------------
 

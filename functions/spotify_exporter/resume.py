@@ -1,0 +1,217 @@
+"""Finishing a partial snapshot instead of starting over: which one, and what it already holds.
+
+A run that stops early (a long ``Retry-After``, the host's time budget) writes what it read and
+marks the snapshot ``partial``. Resuming it reads only what that snapshot lacks: datasets whose
+status is not ``complete`` (or ``unavailable``) in its manifest, and the items of playlists it
+does not hold (playlists unchanged since the last complete snapshot are still copied from
+there). The resumed run writes into **the same folder** and rewrites the manifest last.
+
+What a resume rewrites in the snapshot folder (every other file is left as it is):
+
+* the CSV and JSON files of each dataset that was not complete;
+* ``playlists.csv`` and ``json/playlists.jsonl.gz`` when either playlist dataset was not
+  complete (``items_status`` changes as items are read);
+* ``changes.json`` (the comparison with the previous complete snapshot, now with every dataset);
+* ``manifest.json``, last: status, file table, counters, and one more entry in ``resumes``.
+
+New files only are added for covers it downloads; ``json/profile.json`` and covers already
+there are never rewritten. The resume itself keeps no state of its own: the partial manifest
+and the files it lists are the record of what was read, and a resume that dies half way leaves
+them as a later resume can use them (a file rewritten but not yet in the manifest fails its
+SHA-256 check and is simply read again).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import ExporterError, OutOfTimeError, RateLimitedError
+from .history import JSON, SnapshotInfo, SnapshotReader, latest_complete, list_snapshots, read_manifest
+from .snapshot import DATASET_FILES, MANIFEST, PROFILE_FILE, FileRecord
+from .stores import SnapshotStore
+
+log = logging.getLogger("spotify_exporter")
+
+#: dataset statuses a resume keeps as they are
+HELD = ("complete", "unavailable")
+#: why a run stopped that is worth finishing later on its own (other partials need a person or a retry)
+RESUMABLE_ERRORS = (RateLimitedError, OutOfTimeError)
+#: the manifest's counters that add up over a snapshot's runs
+SUMMED_COUNTERS = ("requests", "retries", "token_refreshes", "image_downloads")
+
+
+class NothingToResume(ExporterError):
+    """There is no partial snapshot to finish (or it no longer needs finishing): not a failure."""
+
+
+@dataclass(frozen=True)
+class PartialSnapshot:
+    """A partial snapshot being finished: its folder, its manifest and what it already holds."""
+
+    reader: SnapshotReader
+
+    @classmethod
+    def of(cls, store: SnapshotStore, info: SnapshotInfo) -> PartialSnapshot:
+        return cls(SnapshotReader(store, info))
+
+    @property
+    def folder(self) -> str:
+        return self.reader.folder
+
+    @property
+    def info(self) -> SnapshotInfo:
+        return self.reader.info
+
+    @property
+    def manifest(self) -> JSON:
+        return self.reader.manifest
+
+    @property
+    def started_at(self) -> datetime:
+        return self.info.started_at
+
+    def holds(self, *datasets: str) -> bool:
+        """Whether the snapshot has each of ``datasets`` in full (or knows Spotify refuses it)."""
+        return all(self.reader.dataset_status(name) in HELD for name in datasets)
+
+    def entry(self, dataset: str) -> dict[str, Any]:
+        """The dataset's manifest entry (status, count, extra counts, error)."""
+        entry = self.manifest.get("datasets", {}).get(dataset)
+        return dict(entry) if isinstance(entry, dict) else {}
+
+    def file_records(self, names: set[str] | None = None) -> dict[str, FileRecord]:
+        """The manifest's records of the files it lists (of ``names`` only, when given)."""
+        records: dict[str, FileRecord] = {}
+        for name, record in (self.manifest.get("files") or {}).items():
+            if (names is None or name in names) and isinstance(record, dict):
+                records[name] = FileRecord(int(record["rows"]), str(record["sha256"]), int(record["bytes"]))
+        return records
+
+    def kept_files(self) -> dict[str, FileRecord]:
+        """The files a resume leaves as they are: the profile, covers, and the held datasets' files."""
+        names = {PROFILE_FILE, self.reader.json_file("profile")}
+        names |= {name for name in self.covers().values()}
+        for dataset, files in DATASET_FILES.items():
+            if self.holds(dataset) and (dataset not in ("playlists", "playlist_items") or self.holds_playlists()):
+                names |= {files.csv, self.reader.json_file(dataset)}
+        return self.file_records(names)
+
+    def holds_playlists(self) -> bool:
+        return self.holds("playlists", "playlist_items")
+
+    def covers(self) -> dict[str, str]:
+        covers = self.manifest.get("covers")
+        return {str(k): str(v) for k, v in covers.items()} if isinstance(covers, dict) else {}
+
+    def listing(self) -> list[JSON]:
+        """The playlists as Spotify listed them to the partial run (only when it read the whole list)."""
+        return list(self.reader.records("playlists"))
+
+    def playlist_rows(self) -> dict[str, dict[str, str]]:
+        """``playlists.csv`` by playlist id: its ``items_status``, ``snapshot_id`` and ``item_count``."""
+        return {row["playlist_id"]: row for row in self.reader.csv_rows("playlists")}
+
+    def counters(self) -> dict[str, float]:
+        """What the earlier runs of this snapshot cost, to add this run's to."""
+        totals = {name: float(self.manifest.get(name) or 0) for name in SUMMED_COUNTERS}
+        totals["rate_limit_wait_s"] = float(self.manifest.get("rate_limit_wait_s") or 0)
+        return totals
+
+    def resumes(self) -> list[JSON]:
+        earlier = self.manifest.get("resumes")
+        return [dict(entry) for entry in earlier if isinstance(entry, dict)] if isinstance(earlier, list) else []
+
+    def warnings(self) -> list[str]:
+        """The earlier runs' warnings, without the error that stopped the last one (the resume answers it)."""
+        error = self.manifest.get("error")
+        return [str(w) for w in self.manifest.get("warnings") or [] if str(w) != error]
+
+
+#: picks the partial snapshot to finish once the account is known (``None``: export afresh)
+ResumeChoice = Callable[[str], PartialSnapshot | None]
+
+
+def why_not_resume(store: SnapshotStore, folder: str) -> str | None:
+    """None when ``folder`` is a partial snapshot worth finishing; otherwise why it is not (for the log)."""
+    try:
+        manifest = read_manifest(store, folder)
+    except ExporterError as error:
+        return f"the snapshot {folder} cannot be resumed: {error}"
+    if manifest.get("status") == "complete":
+        return f"the snapshot {folder} is already complete"
+    account_id, _, stamp = folder.partition("/")
+    newer = latest_complete(store, account_id)
+    if newer is not None and newer.stamp > stamp:
+        return f"a newer complete snapshot of {account_id} exists ({newer.folder}), so {folder} is left partial"
+    return None
+
+
+def resume_snapshot(store: SnapshotStore, folder: str) -> ResumeChoice:
+    """Finish exactly ``folder`` (a resume message): dropped when it is complete or a newer complete one exists."""
+
+    def choose(account_id: str) -> PartialSnapshot:
+        if folder.partition("/")[0] != account_id:
+            raise ExporterError(
+                f"the snapshot {folder} is not of the Spotify user this refresh token belongs to ({account_id}); "
+                "it is not resumed with it"
+            )
+        reason = why_not_resume(store, folder)
+        if reason is not None:
+            raise NothingToResume(reason)
+        return PartialSnapshot.of(store, SnapshotInfo(folder, read_manifest(store, folder)))
+
+    return choose
+
+
+def resume_latest(store: SnapshotStore, *, since: datetime | None = None, required: bool = True) -> ResumeChoice:
+    """Finish the account's latest snapshot if it is partial (and started at or after ``since``).
+
+    ``required``: having none is :class:`NothingToResume` (``export --resume``); otherwise the
+    run exports afresh (a retried request whose first attempt left nothing to finish)."""
+
+    def choose(account_id: str) -> PartialSnapshot | None:
+        finished = list_snapshots(store, account_id).finished
+        latest = finished[-1] if finished else None
+        recent = since is None or (
+            latest is not None and latest.started_at >= since.astimezone(UTC).replace(microsecond=0)
+        )
+        if latest is not None and not latest.complete and recent:
+            return PartialSnapshot.of(store, latest)
+        if not required:
+            return None
+        where = f"{store.location}/{account_id}"
+        if latest is None:
+            raise NothingToResume(f"there is no snapshot in {where} to resume; run an export")
+        raise NothingToResume(f"the latest snapshot in {where} ({latest.stamp}) is complete: nothing to resume")
+
+    return choose
+
+
+def resume_delay_s(error: ExporterError, now: datetime, jitter_s: float) -> float | None:
+    """Seconds until a run stopped by ``error`` is worth resuming, or None when it is not resumable.
+
+    A ban is waited out to the moment Spotify named, plus ``jitter_s`` so that several apps (or
+    accounts) banned together do not all come back in the same second; a run out of time is
+    resumed after the jitter alone."""
+    if isinstance(error, RateLimitedError):
+        return max(0.0, (error.retry_at - now).total_seconds()) + jitter_s
+    if isinstance(error, OutOfTimeError):
+        return jitter_s
+    return None
+
+
+__all__ = [
+    "MANIFEST",
+    "RESUMABLE_ERRORS",
+    "NothingToResume",
+    "PartialSnapshot",
+    "ResumeChoice",
+    "resume_delay_s",
+    "resume_latest",
+    "resume_snapshot",
+    "why_not_resume",
+]
