@@ -4,6 +4,11 @@ The refresh token (with the time you authorized, so exports can warn before Spot
 six-month limit) goes to Key Vault with --vault, otherwise to .env (mode 0600, other
 lines kept). Client id and secret come from the environment or .env; the secret is asked
 for when missing (never a command-line argument: other users can read those).
+
+--account ALIAS authorizes one more person of a household under that alias (their token is
+stored as Spotify-RefreshToken-ALIAS, or SPOTIFY_REFRESH_TOKEN_ALIAS in .env). With
+--no-browser the consent address is printed to send them; if their browser cannot reach this
+machine's redirect address, they send back the address it shows, to paste here.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 import requests
 from dotenv import dotenv_values
 
+from spotify_exporter.accounts import DEFAULT_ACCOUNT, check_alias, describe, env_name
 from spotify_exporter.authorize import DEFAULT_REDIRECT_URI, exchange_code, new_request, scopes, wait_for_redirect
 from spotify_exporter.credentials import (
     AUTHORIZED_AT,
@@ -37,6 +43,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = SecretNames()
     parser = argparse.ArgumentParser(prog="make auth", description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--vault", help="Key Vault name or URL to store the secrets in (default: write .env)")
+    parser.add_argument(
+        "--account",
+        default=DEFAULT_ACCOUNT,
+        type=check_alias_argument,
+        help="alias of the person to authorize, e.g. jane (default: the deployment's first account)",
+    )
     parser.add_argument("--env-file", type=Path, default=Path(".env"), help="the .env file (default: ./.env)")
     parser.add_argument("--redirect-uri", default=DEFAULT_REDIRECT_URI, help=f"default: {DEFAULT_REDIRECT_URI}")
     parser.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
@@ -47,6 +59,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--client-secret-secret-name", default=defaults.client_secret)
     parser.add_argument("--refresh-token-secret-name", default=defaults.refresh_token)
     return parser.parse_args(argv)
+
+
+def check_alias_argument(text: str) -> str:
+    try:
+        return check_alias(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def app_credentials(args: argparse.Namespace) -> tuple[str, str]:
@@ -73,12 +92,20 @@ def main(argv: list[str] | None = None) -> int:
 
         def show_the_way() -> None:
             if args.no_browser or not webbrowser.open(request.url):
-                print(f"Open this address in a browser and allow access:\n\n  {request.url}\n", flush=True)
+                alias = args.account
+                who = "" if alias == DEFAULT_ACCOUNT else f" (or send it to {alias}: they log in as themselves)"
+                print(f"Open this address in a browser and allow access{who}:\n\n  {request.url}\n", flush=True)
+                print(
+                    f"If that browser is on another device, it is then sent to {args.redirect_uri}?... which it "
+                    "cannot open: paste that whole address here and press Enter.",
+                    flush=True,
+                )
             else:
                 print("Your browser is open at Spotify's consent page; allow access there.", flush=True)
             print(f"Waiting up to {args.timeout:.0f} s for Spotify to send you back to {args.redirect_uri} ...")
 
-        code = wait_for_redirect(request, args.timeout, on_listening=show_the_way)
+        pasted = sys.stdin if args.no_browser else None
+        code = wait_for_redirect(request, args.timeout, on_listening=show_the_way, pasted=pasted)
         authorization = exchange_code(
             requests.Session(), settings.accounts_url, client_id, client_secret, request, code
         )
@@ -87,15 +114,16 @@ def main(argv: list[str] | None = None) -> int:
             names = SecretNames(
                 args.client_id_secret_name, args.client_secret_secret_name, args.refresh_token_secret_name
             )
-            vault = KeyVaultSecrets(args.vault, names=names)
+            vault = KeyVaultSecrets(args.vault, names=names, account=args.account)
             vault.store_authorization(credentials, authorization.authorized_at)
-            where = f"{vault.description} (secrets {names.client_id}, {names.client_secret}, {names.refresh_token})"
+            stored = vault.names
+            where = f"{vault.description} (secrets {stored.client_id}, {stored.client_secret}, {stored.refresh_token})"
         else:
             for key, value in (
                 (CLIENT_ID, client_id),
                 (CLIENT_SECRET, client_secret),
-                (REFRESH_TOKEN, authorization.refresh_token),
-                (AUTHORIZED_AT, format_authorized_at(authorization.authorized_at)),
+                (env_name(REFRESH_TOKEN, args.account), authorization.refresh_token),
+                (env_name(AUTHORIZED_AT, args.account), format_authorized_at(authorization.authorized_at)),
             ):
                 write_dotenv_value(args.env_file, key, value)
             where = f"{args.env_file} (readable only by you)"
@@ -103,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(
-        f"Authorized. The refresh token is stored in {where}.\n"
+        f"Authorized{'' if args.account == DEFAULT_ACCOUNT else ' ' + describe(args.account)}. "
+        f"The refresh token is stored in {where}.\n"
         f"Spotify ends it around {expires_at(authorization.authorized_at):%Y-%m-%d}; exports warn two weeks ahead."
     )
     return 0

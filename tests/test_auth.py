@@ -40,8 +40,10 @@ class AuthRun:
 
 
 @contextmanager
-def make_auth(sim: SpotifySimulator, *args: str, env: dict[str, str] | None = None) -> Iterator[AuthRun]:
-    """Run scripts/auth.py headless; yield once it printed the consent URL."""
+def make_auth(
+    sim: SpotifySimulator, *args: str, env: dict[str, str] | None = None, stdin: int | None = None
+) -> Iterator[AuthRun]:
+    """Run scripts/auth.py headless; yield once it printed the consent URL (``stdin=PIPE`` to paste into it)."""
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
     sim.register_redirect_uri(redirect_uri)
     environment = {k: v for k, v in (env or dict(os.environ)).items() if not k.startswith("SPOTIFY_")}
@@ -49,7 +51,9 @@ def make_auth(sim: SpotifySimulator, *args: str, env: dict[str, str] | None = No
         SPOTIFY_ACCOUNTS_URL=sim.accounts_url, SPOTIFY_CLIENT_ID=sim.client_id, SPOTIFY_CLIENT_SECRET=sim.client_secret
     )
     command = [sys.executable, str(REPO / "scripts" / "auth.py"), "--no-browser", "--redirect-uri", redirect_uri, *args]
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, env=environment, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     printed = ""
     url = ""

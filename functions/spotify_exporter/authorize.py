@@ -4,6 +4,10 @@ The browser is sent to Spotify's consent page; Spotify redirects back to a one-s
 on a loopback literal (Spotify rejects ``localhost``); the code is exchanged for tokens with
 the PKCE verifier and the app's client secret. A random ``state`` ties the answer to this
 run. Nothing is stored unless every check passes.
+
+The person who consents may be elsewhere (another member of a household): their browser is
+then sent to a loopback address on *their* device, which does not answer, and the address it
+shows can be pasted back instead (``pasted``); it passes the same checks.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from ipaddress import ip_address
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
@@ -112,16 +116,41 @@ PAGE = (
 )
 
 
+def redirect_answer(request: AuthorizationRequest, text: str) -> dict[str, list[str]] | None:
+    """The query of a pasted redirect address (the redirect URI with ``code`` or ``error``), or None."""
+    target = urlsplit(text.strip())
+    expected = urlsplit(request.redirect_uri)
+    if (target.scheme, target.netloc, target.path) != (expected.scheme, expected.netloc, expected.path or "/"):
+        return None
+    answer = parse_qs(target.query)
+    return answer if "code" in answer or "error" in answer else None
+
+
 def wait_for_redirect(
-    request: AuthorizationRequest, timeout_s: float, on_listening: Callable[[], None] = lambda: None
+    request: AuthorizationRequest,
+    timeout_s: float,
+    on_listening: Callable[[], None] = lambda: None,
+    pasted: TextIO | None = None,
 ) -> str:
-    """Listen on the redirect URI until Spotify sends the browser back; return the code.
+    """Listen on the redirect URI until Spotify sends the browser back (or the address it was sent
+    to is pasted into ``pasted``); return the code.
 
     Wrong ``state``, a refused consent and silence each end with one clear error.
     """
     host, port, path = check_redirect_uri(request.redirect_uri)
     answers: list[dict[str, list[str]]] = []
     arrived = threading.Event()
+
+    def read_pasted(lines: TextIO) -> None:
+        for line in lines:
+            answer = redirect_answer(request, line)
+            if answer is not None:
+                answers.append(answer)
+                arrived.set()
+                return
+
+    if pasted is not None:  # a daemon: a terminal left waiting for a line never holds the process
+        threading.Thread(target=read_pasted, args=(pasted,), daemon=True).start()
 
     class Callback(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
