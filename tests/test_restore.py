@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,47 @@ def restore_into(
 
 def csv_of(store: LocalFolderStore, result: ExportResult, dataset: str) -> Rows:
     return read_csv(store, f"{result.folder}/{dataset}.csv")[1]
+
+
+def restore_command(store: LocalFolderStore, snapshot: ExportResult) -> list[str]:
+    return [*EXPORTER, "restore", str(store.root / snapshot.folder)]
+
+
+def kill_restore_when(
+    target: SpotifySimulator, command: list[str], env: dict[str, str], cwd: Path, when: Callable[[int], bool]
+) -> None:
+    """Run the restore CLI and SIGKILL it inside the first write for which ``when(writes_applied)``
+    holds: Spotify applied that write, the restore never heard of it (nor journaled it)."""
+    pids: list[int] = []
+
+    def kill(applied: int) -> None:
+        if pids and when(applied):
+            os.kill(pids.pop(), signal.SIGKILL)
+
+    target.on_write_applied = kill
+    try:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pids.append(process.pid)
+        assert process.wait(timeout=120) == -signal.SIGKILL, "the restore ended before the write it was to die in"
+    finally:
+        target.on_write_applied = None
+
+
+def expected_not_restorable(store: LocalFolderStore, snapshot: ExportResult) -> list[tuple[str, list[int]]]:
+    """Per own playlist with local files or gone items, in list order: their 1-based positions."""
+    found: dict[str, list[int]] = {}
+    for row in csv_of(store, snapshot, "playlist_items"):
+        if row["item_type"] in ("local", "unavailable"):
+            found.setdefault(row["playlist_id"], []).append(int(row["position"]) + 1)
+    return [
+        (p["playlist_name"], found[p["playlist_id"]])
+        for p in csv_of(store, snapshot, "playlists")
+        if p["owner_id"] == snapshot.account_id and p["playlist_id"] in found
+    ]
+
+
+def reported_not_restorable(report: RestoreReport) -> list[tuple[str, list[int]]]:
+    return [(name, [int(line[1:].split(" ", 1)[0]) for line in lines]) for name, lines in report.not_restorable]
 
 
 def comparable_playlists(rows: Rows, account: str) -> list[tuple[str, ...]]:
@@ -138,18 +178,17 @@ def test_restore_into_an_empty_account_recreates_it(
     assert report is not None
 
     assert_restored(store, snapshot, target, tmp_path)
-    local_and_gone = [
-        r for r in csv_of(store, snapshot, "playlist_items") if r["item_type"] in ("local", "unavailable")
-    ]
-    assert local_and_gone  # the small account has both kinds
-    reported = [line for lines in report.skipped_items.values() for line in lines]
-    assert len(reported) == len([r for r in local_and_gone if _own(store, snapshot, r["playlist_id"])])
+    assert reported_not_restorable(report) == expected_not_restorable(store, snapshot) != []
+    reported = [line for _, lines in report.not_restorable for line in lines]
     assert any("a local file" in line for line in reported) and any("no longer on Spotify" in line for line in reported)
-
-
-def _own(store: LocalFolderStore, snapshot: ExportResult, playlist_id: str) -> bool:
-    owners = {p["playlist_id"]: p["owner_id"] for p in csv_of(store, snapshot, "playlists")}
-    return owners[playlist_id] == snapshot.account_id
+    # the whole restore is plain writes: one create per playlist, 100 items and 40 library URIs a request
+    assert all(method in ("POST", "PUT") for method, _, _ in target.write_counters)
+    assert {template for _, template, _ in target.write_counters} <= {
+        "/v1/me/playlists",
+        "/v1/playlists/{id}/items",
+        "/v1/playlists/{id}/images",
+        "/v1/me/library",
+    }
 
 
 def test_a_restore_stopped_half_way_and_run_again_adds_nothing_twice(
@@ -170,22 +209,20 @@ def test_a_restore_stopped_half_way_and_run_again_adds_nothing_twice(
 def test_a_restore_killed_at_any_moment_and_run_again_adds_nothing_twice(
     source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
 ) -> None:
-    """SIGKILL right after Spotify applied a write, before the journal could say so."""
+    """SIGKILL right after Spotify applied a write, before the journal could say so: the first
+    playlist's creation, then a write well into the second run."""
     store, snapshot = source
     target = empty_account()
-    env = {**cli_env(target), "PYTHONUNBUFFERED": "1"}
-    command = [*EXPORTER, "restore", str(store.root / snapshot.folder)]
-    for kill_after in (3, 40):
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while target.writes_applied < kill_after and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.001)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    finished = run_cli(["restore", str(store.root / snapshot.folder)], env, tmp_path)
+    env = cli_env(target)
+    command = restore_command(store, snapshot)
+    kill_restore_when(target, command, env, tmp_path, lambda applied: applied == 1)
+    assert len(target.account.playlists) == 1
+    second_run = target.writes_applied + 20  # of about 40
+    kill_restore_when(target, command, env, tmp_path, lambda applied: applied == second_run)
+    finished = run_cli(command[len(EXPORTER) :], env, tmp_path)
     assert finished.returncode == 0, finished.stderr
 
-    assert_restored(store, snapshot, target, tmp_path)  # descriptions included: no marker is left
+    assert_restored(store, snapshot, target, tmp_path)
     # (a kill during a journal write may leave the store's hidden temp file, which no reader sees)
     journals = list(store.list_files(f"{snapshot.account_id}/restores/"))
     stamp = snapshot.folder.split("/")[1]
@@ -277,10 +314,63 @@ def test_a_half_restored_playlist_deleted_in_spotify_is_made_again(
     target = empty_account(Faults(fail_writes_after=1))  # the first playlist is created, nothing added
     with pytest.raises(ExporterError):
         restore_into(target, store, snapshot.folder, tmp_path)
-    [half] = [p for p in target.account.playlists if "[restoring" in p.description]
+    [half] = target.account.playlists
     target.change(lambda account: account.playlists.remove(half))  # the user deletes (unfollows) it
     target.fail_writes_after = None
 
     restore_into(target, store, snapshot.folder, tmp_path)
 
     assert_restored(store, snapshot, target, tmp_path)
+
+
+def test_a_playlist_of_that_name_already_in_the_account_is_not_taken_for_the_one_being_restored(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """Killed between Spotify creating a playlist and the journal noting it: the restore finds its
+    playlist again by name, never the user's own playlist of the same name made before."""
+    store, snapshot = source
+    target = empty_account()
+    own = [p for p in csv_of(store, snapshot, "playlists") if p["owner_id"] == snapshot.account_id]
+    first = own[-1]["playlist_name"]  # the list's last playlist is created first
+    mine = target.edit.create_playlist(first, description="my own, made before the restore")
+    target.edit.add_items(mine.id, [f"spotify:track:{target.account.catalog.track(0).id}"])
+    before = (mine.snapshot_id, list(mine.entries))
+    env, command = cli_env(target), restore_command(store, snapshot)
+
+    def created_ours(_: int) -> bool:
+        return len([p for p in target.account.playlists if p.name == first]) == 2
+
+    kill_restore_when(target, command, env, tmp_path, created_ours)
+    finished = run_cli(command[len(EXPORTER) :], env, tmp_path)
+    assert finished.returncode == 0, finished.stderr
+
+    assert (mine.snapshot_id, mine.entries) == before, "the user's playlist is untouched"
+    assert [p.name for p in target.account.playlists].count(first) == 2
+    target.change(lambda account: account.playlists.remove(mine))
+    assert_restored(store, snapshot, target, tmp_path)
+
+
+def test_descriptions_come_back_as_written_and_the_csv_shows_them_so(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """Spotify sends descriptions HTML-escaped and escapes what it is sent: the JSON copy keeps
+    the API's text, the CSV and the restore use the plain one, so nothing is escaped twice."""
+    store, snapshot = source
+    target = empty_account()
+    source_json = list(SnapshotReader.open(store, snapshot.folder).records("playlists"))
+    pairs = [
+        (p["description"], r["description"])
+        for p, r in zip(source_json, csv_of(store, snapshot, "playlists"), strict=True)
+    ]
+    assert ("Songs for the road &amp; more", "Songs for the road & more") in pairs
+    assert ("Rock &#x27;n&#x27; roll &#x2F; blues &lt;live&gt;", "Rock 'n' roll / blues <live>") in pairs
+
+    restore_into(target, store, snapshot.folder, tmp_path)
+
+    again_store = LocalFolderStore(tmp_path / "restored")
+    again = export_account(target, again_store, tmp_path / "target.env")
+    restored = SnapshotReader.open(again_store, again.folder).records("playlists")
+    mine = [(p["name"], p["description"]) for p in restored if p["owner"]["id"] == again.account_id]
+    theirs = [(p["name"], p["description"]) for p in source_json if p["owner"]["id"] == snapshot.account_id]
+    assert mine == theirs and sum("&" in text for _, text in theirs) >= 3, "the API's very text"
+    assert not [p.description for p in target.account.playlists if p.description == "null" or "&#x" in p.description]

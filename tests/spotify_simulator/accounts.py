@@ -133,6 +133,7 @@ class _Builder:
             playlist.snapshot_id = _snapshot_id(a.seed, playlist)
         a.world = {p.id: p for p in a.playlists}
         self._covers()
+        self._descriptions()
         return a
 
     def _covers(self) -> None:
@@ -144,6 +145,16 @@ class _Builder:
         chosen = [p for p in own if hash_of(Domain.PLAYLIST, self.account.seed, *map(ord, p.id)) % 5 == 0]
         for playlist in chosen or own[:1]:
             playlist.cover = covers.jpeg(f"cover of {playlist.id}")
+
+    def _descriptions(self) -> None:
+        """About 1 in 3 playlists without a description (at least one of the user's) get one of
+        ``edge_cases.DESCRIPTIONS``; chosen by a hash of the id, so the rest stays as it was."""
+        bare = [p for p in self.account.playlists if not p.description]
+        chosen = [p for p in bare if hash_of(Domain.PLAYLIST, self.account.seed, 3, *map(ord, p.id)) % 3 == 0]
+        if not any(p.owner == 0 for p in chosen):
+            chosen += [p for p in bare if p.owner == 0][:1]
+        for n, playlist in enumerate(chosen):
+            playlist.description = edge_cases.DESCRIPTIONS[n % len(edge_cases.DESCRIPTIONS)]
 
     # -- helpers -----------------------------------------------------------------------------
 
