@@ -55,9 +55,17 @@ def empty_account(tmp_path: Path) -> Iterator[Callable[..., SpotifySimulator]]:
 
 
 def restore_into(
-    target: SpotifySimulator, store: LocalFolderStore, folder: str, tmp_path: Path, **flags: Any
+    target: SpotifySimulator,
+    store: LocalFolderStore,
+    folder: str,
+    tmp_path: Path,
+    max_requests_per_30s: int | None = None,
+    **flags: Any,
 ) -> tuple[RestorePlan, RestoreReport | None]:
-    config = settings_from_env({}, api_url=target.api_url, accounts_url=target.accounts_url)
+    """An in-process restore with the production wiring; ``flags`` are the CLI's selection."""
+    config = settings_from_env(
+        {}, api_url=target.api_url, accounts_url=target.accounts_url, max_requests_per_30s=max_requests_per_30s
+    )
     secrets = EnvironmentSecrets(environ={}, dotenv_path=write_env_file(tmp_path / "target.env", target))
     client = connect(secrets, config, [], sleep=NoSleep())
     return run_restore(SnapshotReader.open(store, folder), client, Selection(**flags))

@@ -162,6 +162,7 @@ class Journal:
         self.document = document
         document.setdefault("playlists", {})
         document.setdefault("library", {})
+        document.setdefault("followed", [])  # source ids of others' playlists this restore followed
 
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
@@ -182,6 +183,13 @@ class Journal:
         """Ids of the playlists created for the other entries."""
         entries: dict[str, JSON] = self.document["playlists"]
         return {str(e["new_id"]) for key, e in entries.items() if key != except_for and e.get("new_id")}
+
+    def followed(self) -> set[str]:
+        return set(self.document["followed"])
+
+    def note_followed(self, source_ids: list[str]) -> None:
+        self.document["followed"] = sorted(self.followed() | set(source_ids))
+        self.save()
 
     def saved(self, key: str) -> int:
         """How many of ``key``'s URIs are saved (counted in URIs: a batch size may change)."""
@@ -337,12 +345,14 @@ class Restore:
     def run(self) -> RestoreReport:
         try:
             follows: list[str] = []
+            followed_before = self.journal.followed()  # by an earlier run of this restore
             for plan in self.plan.playlists:
                 if plan.action == "create":
                     self._flush_follows(follows)
                     self._restore_playlist(plan)
-                elif plan.action == "follow":
-                    follows.append(f"spotify:playlist:{plan.source_id}")
+                elif plan.action == "follow" or plan.source_id in followed_before:
+                    if plan.action == "follow":
+                        follows.append(plan.source_id)
                     self.report.followed.append(plan.name)
                 elif plan.action in ("exists", "already-followed"):
                     self.report.left_alone.append(plan.name)
@@ -372,7 +382,9 @@ class Restore:
     def _flush_follows(self, follows: list[str]) -> None:
         """Followed playlists go back in list order, batched between the ones we create."""
         for batch in _batches(follows, LIBRARY_BATCH):
-            self.client.request("PUT", "/me/library", {"uris": ",".join(batch)})
+            # noted first: one still not followed after a crash is followed on the next run anyway
+            self.journal.note_followed(batch)
+            self.client.request("PUT", "/me/library", {"uris": ",".join(f"spotify:playlist:{pid}" for pid in batch)})
         follows.clear()
 
     def _restore_playlist(self, plan: PlaylistPlan) -> None:

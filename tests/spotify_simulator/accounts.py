@@ -51,6 +51,8 @@ SIZES: dict[str, SizeSpec] = {
     # 201 liked: four full pages of 50 and a last page of one
     "small": SizeSpec(201, (50, 51, 101, 3, 7, 1, 12), 0, 0, 12, 57, 4, 6, 3, 120, 80, 0.0),
     "demo": SizeSpec(500, (50, 51, 101, 100, 149, 20, 35, 8), 11, 1_050, 60, 80, 10, 30, 5, 400, 200, 0.01),
+    # the account of issue 13's round trip: about 64 own playlists, 2,000 liked songs
+    "medium": SizeSpec(2_000, (50, 51, 101, 100, 149, 20, 35, 8), 56, 5_600, 150, 120, 12, 40, 6, 1_500, 600, 0.01),
     "large": SizeSpec(10_000, (50, 51, 101, 250, 500, 12), 286, 38_500, 200, 150, 20, 100, 10, 4_000, 1_500, 0.005),
     "huge": SizeSpec(30_000, (50, 51, 101, 1_000, 2_500, 12), 686, 145_000, 500, 400, 40, 300, 20, 12_000, 4_000, 5e-3),
 }  # fmt: skip
