@@ -27,6 +27,7 @@ from spotify_exporter.restore import RestorePlan, RestoreReport, Selection, run_
 from spotify_exporter.settings import settings_from_env
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator, build_account
+from spotify_simulator.covers import jpeg
 
 Rows = list[dict[str, str]]
 
@@ -382,3 +383,45 @@ def test_descriptions_come_back_as_written_and_the_csv_shows_them_so(
     theirs = [(p["name"], p["description"]) for p in source_json if p["owner"]["id"] == snapshot.account_id]
     assert mine == theirs and sum("&" in text for _, text in theirs) >= 3, "the API's very text"
     assert not [p.description for p in target.account.playlists if p.description == "null" or "&#x" in p.description]
+
+
+def test_covers_spotify_would_refuse_are_listed_and_the_playlists_restored_without_them(
+    simulator: Callable[..., SpotifySimulator], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    sim = simulator("small")
+    own = [p for p in sim.account.playlists if p.owner == 0 and p.entries and p.cover is None]
+    big, gif = own[0], own[1]
+    sim.edit.set_cover(big.id, jpeg("large") + bytes(200 * 1024))  # 256 KB and more in base64
+    sim.edit.set_cover(gif.id, b"GIF89a" + bytes(100))
+    store = LocalFolderStore(tmp_path / "backups")
+    snapshot = export_account(sim, store, write_env_file(tmp_path / "source.env", sim))
+    assert {big.id, gif.id} <= set(snapshot.manifest["covers"])
+    target = empty_account()
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None
+    listed = dict(report.not_restorable)
+    assert "the cover image (larger than the 256 KB Spotify takes)" in listed[big.name]
+    assert "the cover image (not a JPEG, which is all Spotify takes)" in listed[gif.name]
+    restored = {p.name: p for p in target.account.playlists}
+    assert restored[big.name].cover is None and restored[gif.name].cover is None
+    assert len(restored[big.name].entries) > 0 and target.write_counters[("PUT", "/v1/playlists/{id}/images", 400)] == 0
+    assert report.covers == len(snapshot.manifest["covers"]) - 2 > 0
+
+
+def test_own_playlists_whose_items_were_not_read_are_listed_as_not_restored(
+    simulator: Callable[..., SpotifySimulator], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    sim = simulator("small", Faults(unavailable={"GET /v1/playlists/{id}/items": 403}))
+    store = LocalFolderStore(tmp_path / "backups")
+    snapshot = export_account(sim, store, write_env_file(tmp_path / "source.env", sim))
+    listed = SnapshotReader.open(store, snapshot.folder).records("playlists")
+    own = [p["name"] for p in listed if p["owner"]["id"] == snapshot.account_id]
+    target = empty_account()
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None and report.created == [] and len(own) > 5
+    assert report.not_restored == [f"{name!r}: its items could not be read when the snapshot was taken" for name in own]
+    assert not [p for p in target.account.playlists if p.owner == 0]
