@@ -425,3 +425,42 @@ def test_own_playlists_whose_items_were_not_read_are_listed_as_not_restored(
     assert report is not None and report.created == [] and len(own) > 5
     assert report.not_restored == [f"{name!r}: its items could not be read when the snapshot was taken" for name in own]
     assert not [p for p in target.account.playlists if p.owner == 0]
+
+
+def test_what_spotify_withdrew_since_the_snapshot_is_listed_and_everything_else_restored(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """A song gone from a playlist's batch of 100, a liked song and a followed playlist its owner
+    deleted: each answers 400 and would fail its whole request; they are singled out and listed,
+    also when Spotify refused them in an earlier, interrupted run."""
+    store, snapshot = source
+    ids = {p["name"]: p["id"] for p in SnapshotReader.open(store, snapshot.folder).records("playlists")}
+    items = [r for r in csv_of(store, snapshot, "playlist_items") if r["playlist_id"] == ids["+1 mix"]]
+    gone_item = items[57]
+    liked = [r["track_uri"] for r in csv_of(store, snapshot, "library")]
+    followed = f"spotify:playlist:{ids['Friday Faves']}"
+    target = empty_account(Faults(fail_writes_after=25))
+    gone = {gone_item["track_uri"], liked[100], followed}
+    target.change(lambda account: account.withdrawn.update(uri.rsplit(":", 1)[1] for uri in gone))
+
+    with pytest.raises(ExporterError):
+        restore_into(target, store, snapshot.folder, tmp_path)
+    assert target.write_counters[("POST", "/v1/playlists/{id}/items", 400)] > 0, "refused in the first run"
+    target.fail_writes_after = None
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None
+    refusal = "Payload contains a non-existing ID"
+    listed = dict(report.not_restorable)["+1 mix"]
+    assert f"#58 {gone_item['track_name']} - {gone_item['artists']} (Spotify refused it: {refusal})" in listed
+    assert report.refused == {
+        "playlists": [(followed, refusal)],
+        "liked": [(liked[100], refusal)],
+    }
+    assert "Friday Faves" not in report.followed and report.saved["liked"] == len(liked) - 1
+    restored = next(p for p in target.account.playlists if p.name == "+1 mix")
+    uris = [r["track_uri"] for r in items if r["item_type"] in ("track", "episode") and r is not gone_item]
+    assert [f"spotify:track:{target.account.catalog.track(e.ref).id}" for e in restored.entries] == uris
+    expected_liked = [uri for uri in liked if uri != liked[100]]
+    assert [f"spotify:track:{target.account.catalog.track(t).id}" for t, _ in target.account.liked] == expected_liked
+    assert "Not restored: 1 liked songs Spotify refused:" in report.describe()

@@ -43,7 +43,7 @@ import orjson
 from . import rows
 from .client import SpotifyClient
 from .diff import SAVED_KINDS
-from .errors import ExporterError, ForbiddenError, SpotifyServerError
+from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotReader, playlist_of_item_line
 from .stores import SnapshotStore
 
@@ -55,6 +55,7 @@ LIBRARY_BATCH = 40  # PUT /me/library
 COVER_LIMIT = 256 * 1024  # base64 payload of PUT /playlists/{id}/images
 JPEG_MAGIC = b"\xff\xd8\xff"
 ADD_ATTEMPTS = 5
+COVER_POSITION = 1 << 30  # sorts a playlist's cover after its items in the not-restorable list
 
 
 class RestoreError(ExporterError):
@@ -88,7 +89,9 @@ class PlaylistPlan:
     source: JSON
     action: str  # create | follow | exists | already-followed | unreadable
     uris: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # what cannot be restored, for people
+    labels: list[str] = field(default_factory=list)  # per URI, for people: "#12 Song - Artist"
+    #: what the snapshot says cannot be restored, for people: (position, what), in playlist order
+    skipped: list[tuple[int, str]] = field(default_factory=list)
     cover: str | None = None  # the snapshot's cover file, when Spotify will take it
 
     @property
@@ -112,6 +115,7 @@ SAVE_LABELS = {
     "episodes": "episodes",
     "audiobooks": "audiobooks",
     "artists": "artists",
+    "playlists": "followed playlists",
 }
 
 
@@ -129,7 +133,7 @@ class RestorePlan:
             if plan.action == "create":
                 extra = ", cover image" if plan.cover else ""
                 lines.append(f"  create playlist {plan.name!r} with {len(plan.uris)} items{extra}")
-                lines.extend(f"    cannot be restored: {what}" for what in plan.skipped)
+                lines.extend(f"    cannot be restored: {what}" for _, what in plan.skipped)
             elif plan.action == "follow":
                 lines.append(f"  follow playlist {plan.name!r} again")
             elif plan.action == "exists":
@@ -192,8 +196,17 @@ class Journal:
         self.save()
 
     def saved(self, key: str) -> int:
-        """How many of ``key``'s URIs are saved (counted in URIs: a batch size may change)."""
+        """How many of ``key``'s URIs are done (counted in URIs: a batch size may change)."""
         return int(self.document["library"].get(key, 0))
+
+    def refused(self, key: str) -> list[tuple[str, str]]:
+        """``key``'s URIs Spotify refused to save, with its reason, in the order they were sent."""
+        return [(str(uri), str(reason)) for uri, reason in self.document.setdefault("refused", {}).get(key, [])]
+
+    def refuse(self, key: str, uri: str, reason: str) -> None:
+        """Noted with the next :meth:`set_saved` (a batch done again refuses the same URIs)."""
+        if uri not in {known for known, _ in self.refused(key)}:
+            self.document["refused"].setdefault(key, []).append([uri, reason])
 
     def set_saved(self, key: str, count: int) -> None:
         self.document["library"][key] = count
@@ -279,13 +292,14 @@ def _fill_items(snapshot: SnapshotReader, plans: list[PlaylistPlan]) -> None:
         envelope = orjson.loads(line)
         entry = envelope.get("entry") if isinstance(envelope.get("entry"), dict) else {}
         row = rows.playlist_item_row(plan.source, int(envelope.get("position") or 0), entry)
-        uri, kind = row.get("track_uri"), row["item_type"]
+        uri, kind, position = row.get("track_uri"), row["item_type"], int(envelope.get("position") or 0)
+        label = " - ".join(str(v) for v in (row.get("track_name"), row.get("artists")) if v) or "no name"
         if kind in ("track", "episode") and isinstance(uri, str) and uri.startswith("spotify:"):
             plan.uris.append(uri)
+            plan.labels.append(f"#{position + 1} {label}")
         else:
-            label = " - ".join(str(v) for v in (row.get("track_name"), row.get("artists")) if v) or "no name"
             reason = "a local file" if kind == "local" else "no longer on Spotify"
-            plan.skipped.append(f"#{int(envelope.get('position') or 0) + 1} {label} ({reason})")
+            plan.skipped.append((position, f"#{position + 1} {label} ({reason})"))
 
 
 def _check_cover(snapshot: SnapshotReader, plan: PlaylistPlan, name: str | None) -> None:
@@ -294,9 +308,9 @@ def _check_cover(snapshot: SnapshotReader, plan: PlaylistPlan, name: str | None)
         return
     image = snapshot.read_bytes(name)
     if not image.startswith(JPEG_MAGIC):
-        plan.skipped.append("the cover image (not a JPEG, which is all Spotify takes)")
+        plan.skipped.append((COVER_POSITION, "the cover image (not a JPEG, which is all Spotify takes)"))
     elif len(base64.b64encode(image)) > COVER_LIMIT:
-        plan.skipped.append("the cover image (larger than the 256 KB Spotify takes)")
+        plan.skipped.append((COVER_POSITION, "the cover image (larger than the 256 KB Spotify takes)"))
     else:
         plan.cover = name
 
@@ -313,6 +327,8 @@ class RestoreReport:
     #: per created playlist (name, what of it cannot be restored), in list order
     not_restorable: list[tuple[str, list[str]]] = field(default_factory=list)
     saved: dict[str, int] = field(default_factory=dict)
+    #: per library key, the URIs Spotify refused to save (with its reason)
+    refused: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     covers: int = 0
     writes: int = 0  # by this run
 
@@ -329,6 +345,9 @@ class RestoreReport:
         for name, skipped in self.not_restorable:
             lines.append(f"Not restorable in {name!r} (the Web API cannot add these):")
             lines.extend(f"  {what}" for what in skipped)
+        for key, refused in self.refused.items():
+            lines.append(f"Not restored: {len(refused)} {SAVE_LABELS[key]} Spotify refused:")
+            lines.extend(f"  {uri} ({reason})" for uri, reason in refused)
         return lines
 
 
@@ -344,21 +363,7 @@ class Restore:
 
     def run(self) -> RestoreReport:
         try:
-            follows: list[str] = []
-            followed_before = self.journal.followed()  # by an earlier run of this restore
-            for plan in self.plan.playlists:
-                if plan.action == "create":
-                    self._flush_follows(follows)
-                    self._restore_playlist(plan)
-                elif plan.action == "follow" or plan.source_id in followed_before:
-                    if plan.action == "follow":
-                        follows.append(plan.source_id)
-                    self.report.followed.append(plan.name)
-                elif plan.action in ("exists", "already-followed"):
-                    self.report.left_alone.append(plan.name)
-                else:
-                    self.report.not_restored.append(f"{plan.name!r}: {UNREADABLE}")
-            self._flush_follows(follows)
+            followed = self._restore_playlists()
             for key, uris in self.plan.saves.items():
                 self._save(key, uris)
         except ForbiddenError as error:
@@ -370,12 +375,46 @@ class Restore:
             raise RestoreError(f"{error}; run the same restore again to resume where it stopped") from None
         finally:
             self.report.writes = self.client.stats.writes
-        # in list order, from the snapshot: the same whether or not an earlier run did part of it
-        for plan in reversed(self.plan.playlists):
-            if plan.action == "create" and plan.skipped:
-                self.report.not_restorable.append((plan.name, plan.skipped))
-        self.report.not_restored.reverse()
+        self._summarize(followed)
         return self.report
+
+    def _restore_playlists(self) -> list[PlaylistPlan]:
+        """Create or follow each playlist, the list's last first; the ones followed (now or by an
+        earlier run of this restore) are returned."""
+        follows: list[str] = []
+        followed_before = self.journal.followed()
+        followed: list[PlaylistPlan] = []
+        for plan in self.plan.playlists:
+            if plan.action == "create":
+                self._flush_follows(follows)
+                self._restore_playlist(plan)
+            elif plan.action == "follow" or plan.source_id in followed_before:
+                if plan.action == "follow":
+                    follows.append(plan.source_id)
+                followed.append(plan)
+            elif plan.action in ("exists", "already-followed"):
+                self.report.left_alone.append(plan.name)
+            else:
+                self.report.not_restored.append(f"{plan.name!r}: {UNREADABLE}")
+        self._flush_follows(follows)
+        return followed
+
+    def _summarize(self, followed: list[PlaylistPlan]) -> None:
+        """What could not be restored, in list order, from the snapshot and the journal: the same
+        whether the restore ran in one go or was interrupted and resumed."""
+        unfollowable = self.journal.refused("playlists")
+        if unfollowable:
+            self.report.refused = {"playlists": unfollowable, **self.report.refused}
+        refused_uris = {uri for uri, _ in unfollowable}
+        self.report.followed = [p.name for p in followed if f"spotify:playlist:{p.source_id}" not in refused_uris]
+        for plan in reversed(self.plan.playlists):
+            if plan.action != "create":
+                continue
+            refused: dict[str, str] = self.journal.playlist(plan.source_id).get("refused") or {}
+            found = [*plan.skipped, *((int(i), f"{plan.labels[int(i)]} ({why})") for i, why in refused.items())]
+            if found:
+                self.report.not_restorable.append((plan.name, [what for _, what in sorted(found)]))
+        self.report.not_restored.reverse()
 
     # -- playlists ---------------------------------------------------------------------------
 
@@ -384,7 +423,11 @@ class Restore:
         for batch in _batches(follows, LIBRARY_BATCH):
             # noted first: one still not followed after a crash is followed on the next run anyway
             self.journal.note_followed(batch)
-            self.client.request("PUT", "/me/library", {"uris": ",".join(f"spotify:playlist:{pid}" for pid in batch)})
+            refused = self._put_library([f"spotify:playlist:{pid}" for pid in batch])
+            for uri, reason in refused:
+                self.journal.refuse("playlists", uri, reason)  # e.g. deleted by its owner since
+            if refused:
+                self.journal.save()
         follows.clear()
 
     def _restore_playlist(self, plan: PlaylistPlan) -> None:
@@ -403,7 +446,7 @@ class Restore:
                 target_id = self._create(plan, entry)
             entry.update(new_id=target_id, state="filling")
             self.journal.save()
-            self._add_missing(target_id, plan, present)
+            self._add_missing(target_id, plan, present, entry)
             if plan.cover:
                 payload = base64.b64encode(self.snapshot.read_bytes(plan.cover))
                 self.client.request(
@@ -464,11 +507,17 @@ class Restore:
                 uris.append(str(item.get("uri") or ""))
         return uris
 
-    def _add_missing(self, playlist_id: str, plan: PlaylistPlan, present: list[str]) -> None:
-        """Add the items not yet there, 100 at a time; after a failure, look before adding again."""
-        wanted = plan.uris
-        failures = 0
+    def _add_missing(self, playlist_id: str, plan: PlaylistPlan, present: list[str], entry: JSON) -> None:
+        """Add the items not yet there, 100 at a time; after a failure, look before adding again.
+
+        An item Spotify refuses (400: withdrawn since the snapshot, say) would fail its whole
+        batch: the batch is halved until that item is alone, and the item is noted in the journal
+        as refused, listed, and left out; the others are added in order."""
+        refused: dict[str, str] = entry.setdefault("refused", {})
+        failures, size = 0, ADD_BATCH
         while True:
+            kept = [i for i in range(len(plan.uris)) if str(i) not in refused]
+            wanted = [plan.uris[i] for i in kept]
             if present != wanted[: len(present)]:
                 raise RestoreError(
                     f"playlist {plan.name!r} (id {playlist_id}) was changed while it was being restored; "
@@ -476,7 +525,7 @@ class Restore:
                 )
             if len(present) == len(wanted):
                 return
-            batch = wanted[len(present) : len(present) + ADD_BATCH]
+            batch = wanted[len(present) : len(present) + size]
             try:
                 self.client.request(
                     "POST", f"/playlists/{quote(playlist_id)}/items", json_body={"uris": batch}, retry_failures=False
@@ -488,18 +537,45 @@ class Restore:
                 self.client.back_off(failures)
                 present = self._current_uris(playlist_id)  # applied or not? Spotify's copy says
                 continue
-            present = present + batch
+            except SpotifyRequestError as error:
+                if error.status != 400:
+                    raise
+                if len(batch) > 1:
+                    size = (len(batch) + 1) // 2
+                else:
+                    refused[str(kept[len(present)])] = f"Spotify refused it: {error.reason or 'HTTP 400'}"
+                    self.journal.save()
+                continue
+            present, size = present + batch, ADD_BATCH
 
     # -- library -----------------------------------------------------------------------------
 
     def _save(self, key: str, uris: list[str]) -> None:
-        """``PUT /me/library`` batch by batch (idempotent), resuming after what the journal says is saved."""
+        """``PUT /me/library`` batch by batch (idempotent), resuming after what the journal says is done."""
         done = min(self.journal.saved(key), len(uris))
         for batch in _batches(uris[done:], LIBRARY_BATCH):
-            self.client.request("PUT", "/me/library", {"uris": ",".join(batch)})
+            for uri, reason in self._put_library(batch):
+                self.journal.refuse(key, uri, reason)
             done += len(batch)
             self.journal.set_saved(key, done)
-        self.report.saved[key] = len(uris)
+        refused = self.journal.refused(key)
+        self.report.saved[key] = len(uris) - len(refused)
+        if refused:
+            self.report.refused[key] = refused
+
+    def _put_library(self, uris: list[str]) -> list[tuple[str, str]]:
+        """Save ``uris``; the ones Spotify refuses (a 400 fails the whole request) are found by
+        halving, in order, and returned with its reason; the others are saved."""
+        try:
+            self.client.request("PUT", "/me/library", {"uris": ",".join(uris)})
+            return []
+        except SpotifyRequestError as error:
+            if error.status != 400:
+                raise
+            if len(uris) == 1:
+                return [(uris[0], error.reason or "HTTP 400")]
+        half = (len(uris) + 1) // 2
+        return self._put_library(uris[:half]) + self._put_library(uris[half:])
 
 
 def _batches(things: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -170,6 +170,8 @@ class Editor:
             return uri.id
         if not BASE62_ID.fullmatch(uri.id):
             raise WriteError(400, "Invalid base62 id")
+        if uri.id in a.withdrawn:
+            raise WriteError(400, "Payload contains a non-existing ID")
         found: Any = None
         if uri.kind == "track":
             found = a.catalog.track_by_id(uri.id)
