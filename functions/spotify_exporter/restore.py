@@ -24,8 +24,10 @@ request. Descriptions are sent as the text people see: Spotify sends them HTML-e
 escapes what it is sent again (``rows.playlist_description``).
 
 What the Web API cannot add (local files, items Spotify no longer has, covers it would refuse,
-playlists whose items the snapshot lacks) is listed from the snapshot, the same after a resume
-as in one go, never dropped silently. Playlists still in the account (same id) are left alone.
+playlists whose items the snapshot lacks) is listed from the snapshot, and what Spotify refuses
+(400: withdrawn since the snapshot) is singled out, journaled and listed: the list is the same
+after a resume as in one go, nothing is dropped silently. Playlists still in the account (same
+id) are left alone.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class Journal:
         document.setdefault("playlists", {})
         document.setdefault("library", {})
         document.setdefault("followed", [])  # source ids of others' playlists this restore followed
+        document.setdefault("refused", {})  # library key -> [[uri, Spotify's reason], ...]
 
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
@@ -201,10 +204,10 @@ class Journal:
 
     def refused(self, key: str) -> list[tuple[str, str]]:
         """``key``'s URIs Spotify refused to save, with its reason, in the order they were sent."""
-        return [(str(uri), str(reason)) for uri, reason in self.document.setdefault("refused", {}).get(key, [])]
+        return [(str(uri), str(reason)) for uri, reason in self.document["refused"].get(key, [])]
 
     def refuse(self, key: str, uri: str, reason: str) -> None:
-        """Noted with the next :meth:`set_saved` (a batch done again refuses the same URIs)."""
+        """Kept by the next :meth:`save` (a batch done again after a crash refuses the same URIs)."""
         if uri not in {known for known, _ in self.refused(key)}:
             self.document["refused"].setdefault(key, []).append([uri, reason])
 
