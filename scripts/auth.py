@@ -94,12 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.no_browser or not webbrowser.open(request.url):
                 alias = args.account
                 who = "" if alias == DEFAULT_ACCOUNT else f" (or send it to {alias}: they log in as themselves)"
-                print(f"Open this address in a browser and allow access{who}:\n\n  {request.url}\n", flush=True)
                 print(
-                    f"If that browser is on another device, it is then sent to {args.redirect_uri}?... which it "
-                    "cannot open: paste that whole address here and press Enter.",
+                    f"If the browser is on another device, it is sent to {args.redirect_uri}?... at the end, which "
+                    "it cannot open: then paste that whole address here and press Enter.",
                     flush=True,
                 )
+                print(f"Open this address in a browser and allow access{who}:\n\n  {request.url}\n", flush=True)
             else:
                 print("Your browser is open at Spotify's consent page; allow access there.", flush=True)
             print(f"Waiting up to {args.timeout:.0f} s for Spotify to send you back to {args.redirect_uri} ...")
