@@ -1,8 +1,9 @@
-"""Pytest plugin: a real Blob Storage endpoint (Azurite) on 127.0.0.1 for the whole session.
+"""Pytest plugin: real Blob and Queue Storage endpoints (Azurite) on 127.0.0.1 for the whole session.
 
 Registered by ``pytest_plugins = ["azurite"]``. Azurite is a test dependency
 installed by ``make install`` (npm); when it is missing the tests fail rather
-than skip, so CI can never silently stop testing the blob store.
+than skip, so CI can never silently stop testing the blob store or the queues.
+Each service runs as its own Azurite process (``azurite-blob``, ``azurite-queue``).
 """
 
 from __future__ import annotations
@@ -27,16 +28,25 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 START_TIMEOUT_S = 30.0
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-AZURITE_BIN = REPO_ROOT / "node_modules" / ".bin" / ("azurite-blob.cmd" if os.name == "nt" else "azurite-blob")
+SERVICES = ("blob", "queue")
+
+
+def azurite_bin(service: str) -> Path:
+    name = f"azurite-{service}"
+    return REPO_ROOT / "node_modules" / ".bin" / (f"{name}.cmd" if os.name == "nt" else name)
+
+
+AZURITE_BIN = azurite_bin("blob")
 
 
 @dataclass(frozen=True)
 class Azurite:
-    """A running Azurite Blob endpoint."""
+    """A running Azurite endpoint of one service (``blob`` or ``queue``)."""
 
     host: str
     port: int
     scheme: str = "http"
+    service: str = "blob"
 
     @property
     def account_name(self) -> str:
@@ -47,15 +57,23 @@ class Azurite:
         return ACCOUNT_KEY
 
     @property
-    def blob_endpoint(self) -> str:
+    def endpoint(self) -> str:
         """The account URL, path-style as emulators use it: ``http://127.0.0.1:PORT/devstoreaccount1``."""
         return f"{self.scheme}://{self.host}:{self.port}/{ACCOUNT_NAME}"
+
+    @property
+    def blob_endpoint(self) -> str:
+        return self.endpoint
+
+    @property
+    def queue_endpoint(self) -> str:
+        return self.endpoint
 
     @property
     def connection_string(self) -> str:
         return (
             f"DefaultEndpointsProtocol={self.scheme};AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
-            f"BlobEndpoint={self.blob_endpoint};"
+            f"{self.service.capitalize()}Endpoint={self.endpoint};"
         )
 
 
@@ -95,14 +113,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=5)
 
 
-def _start(workdir: Path, host: str, port: int, extra: Sequence[str] = ()) -> subprocess.Popen[bytes] | str:
+def _start(
+    workdir: Path, host: str, port: int, extra: Sequence[str] = (), service: str = "blob"
+) -> subprocess.Popen[bytes] | str:
     """The running process, or the reason it did not come up (its stderr)."""
     log_path = workdir / f"azurite-{port}.log"
     command = [
-        str(AZURITE_BIN),
-        "--blobHost",
+        str(azurite_bin(service)),
+        f"--{service}Host",
         host,
-        "--blobPort",
+        f"--{service}Port",
         str(port),
         "--inMemoryPersistence",
         "--silent",
@@ -138,10 +158,13 @@ def _start(workdir: Path, host: str, port: int, extra: Sequence[str] = ()) -> su
     return f"Azurite exited with code {process.returncode}:\n{output}"
 
 
-def _run(tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[str] = ()) -> Iterator[Azurite]:
-    if not AZURITE_BIN.exists():
+def _run(
+    tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[str] = (), service: str = "blob"
+) -> Iterator[Azurite]:
+    binary = azurite_bin(service)
+    if not binary.exists():
         pytest.fail(
-            f"Azurite is not installed ({AZURITE_BIN.relative_to(REPO_ROOT)} is missing); "
+            f"Azurite is not installed ({binary.relative_to(REPO_ROOT)} is missing); "
             "run `make install` (it runs `npm ci`) and try again",
             pytrace=False,
         )
@@ -150,7 +173,7 @@ def _run(tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[
     failure = ""
     for _attempt in range(3):  # another process may grab the free port before Azurite binds it
         port = free_port(host)
-        started = _start(workdir, host, port, extra)
+        started = _start(workdir, host, port, extra, service)
         if not isinstance(started, str):
             break
         failure = started
@@ -159,7 +182,7 @@ def _run(tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[
     else:
         pytest.fail(failure, pytrace=False)
     try:
-        yield Azurite(host, port, scheme)
+        yield Azurite(host, port, scheme, service)
     finally:
         _stop(started)
 
@@ -170,16 +193,25 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     yield from _run(tmp_path_factory, "http")
 
 
-@pytest.fixture(scope="session")
-def azurite_oauth(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> Iterator[Azurite]:
-    """Azurite over HTTPS that accepts Entra ID bearer tokens (``--oauth basic``), as Azure Storage
-    does for a managed identity: the stand-in's tokens (keyvault_standin) sign in to it."""
+def _oauth_options(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> list[str]:
     tls = tmp_path_factory.mktemp("azurite-tls")
     certificate = local_ca.ca.issue_cert("127.0.0.1")
     certificate.private_key_pem.write_to_path(str(tls / "key.pem"))
     certificate.cert_chain_pems[0].write_to_path(str(tls / "cert.pem"))
-    extra = ["--oauth", "basic", "--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem")]
-    yield from _run(tmp_path_factory, "https", extra)
+    return ["--oauth", "basic", "--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem")]
+
+
+@pytest.fixture(scope="session")
+def azurite_oauth(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> Iterator[Azurite]:
+    """Azurite over HTTPS that accepts Entra ID bearer tokens (``--oauth basic``), as Azure Storage
+    does for a managed identity: the stand-in's tokens (keyvault_standin) sign in to it."""
+    yield from _run(tmp_path_factory, "https", _oauth_options(tmp_path_factory, local_ca))
+
+
+@pytest.fixture(scope="session")
+def azurite_queue_oauth(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> Iterator[Azurite]:
+    """Azurite's Queue service, over HTTPS with Entra ID bearer tokens like ``azurite_oauth``."""
+    yield from _run(tmp_path_factory, "https", _oauth_options(tmp_path_factory, local_ca), service="queue")
 
 
 @pytest.fixture
@@ -188,4 +220,13 @@ def blob_container() -> str:
     return f"test-{uuid.uuid4().hex[:16]}"
 
 
-__all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "azurite", "azurite_oauth", "blob_container", "free_port"]
+__all__ = [
+    "ACCOUNT_KEY",
+    "ACCOUNT_NAME",
+    "Azurite",
+    "azurite",
+    "azurite_oauth",
+    "azurite_queue_oauth",
+    "blob_container",
+    "free_port",
+]

@@ -560,6 +560,7 @@ class SpotifySimulator:
         user = self.users[self._tokens.user_of(request.headers.get("Authorization"))]
         with self._lock:
             user.requests += 1
+            user.request_times.append(time.monotonic())
         self._serving.user = user
         try:
             return self._api_for_user(request, template, args, routing_error, write)

@@ -33,8 +33,9 @@ class SimulatedUser:
         self._data = data
         self.edit = Editor(account, data, clock)
         self.render = render
-        #: API requests made with this user's access tokens (any status)
+        #: API requests made with this user's access tokens (any status), and when each arrived
         self.requests = 0
+        self.request_times: list[float] = []
         #: set by the simulator: the refresh token that works for this user now
         self.current_refresh_token: Callable[[], str] = lambda: ""
 

@@ -1,0 +1,160 @@
+"""One export at a time for the whole app: a lease on a blob.
+
+Every account of a household uses the same Spotify app, so they share its client id and one
+rate limit: two exports at once would each keep to the pace (150 requests per 30 s) and
+together break it, and Spotify answers that with bans of hours. The queue trigger is set to
+one message at a time (``host.json``: ``batchSize`` 1, ``newBatchThreshold`` 0) and the app to
+one instance, but Microsoft documents that this "eliminates concurrency only as long as your
+function app runs on a single virtual machine" (host.json reference for queues), and Flex
+Consumption drains an old instance for up to 60 minutes while a new one starts (event-driven
+scaling, "Scale-in behaviors"). So the guarantee is this lock, which holds across instances:
+an export runs only while it holds a lease on one blob. A run that finds it taken puts its
+message back on the queue with a short delay (see ``scheduled.py``), so the platform's own
+retry count and poison queue stay for real failures.
+
+A lease lasts at most 60 s unless renewed (Blob service: "Lease Blob", 15 to 60 seconds or
+infinite); the holder renews it every 20 s from a background thread, so a run that dies frees
+the lock within a minute. Nothing else is written: the blob stays empty.
+
+``export --resume`` on this machine takes an ``flock`` on a file in the backup folder instead,
+so two resumes of one folder never run at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+from .errors import ExporterError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.storage.blob import BlobClient, BlobLeaseClient
+
+log = logging.getLogger("spotify_exporter")
+
+LEASE_S = 60
+RENEW_EVERY_S = 20.0
+LOCAL_LOCK_FILE = ".spotify-exporter.lock"
+
+
+class LockBusy(ExporterError):
+    """Another export holds the lock right now."""
+
+
+class ExportLock:
+    """A lease on ``blob``: :meth:`hold` while exporting; :class:`LockBusy` when another run has it."""
+
+    def __init__(self, blob: BlobClient, lease_s: int = LEASE_S, renew_every_s: float = RENEW_EVERY_S) -> None:
+        self._blob = blob
+        self._lease_s = lease_s
+        self._renew_every_s = renew_every_s
+
+    @classmethod
+    def from_url(cls, blob_url: str, credential: TokenCredential | None = None) -> ExportLock:
+        """The lock blob at ``https://ACCOUNT.blob.core.windows.net/CONTAINER/NAME``, signed in by identity."""
+        from azure.storage.blob import BlobClient
+
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        return cls(BlobClient.from_blob_url(blob_url, credential=credential))
+
+    @property
+    def location(self) -> str:
+        return str(self._blob.url).split("?", 1)[0]
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        lease = self._acquire()
+        stop = threading.Event()
+        keeper = threading.Thread(target=self._keep, args=(lease, stop), name="export-lock", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
+            try:
+                lease.release()
+            except AzureError as error:  # it frees itself when the lease runs out
+                log.warning("could not release the export lock %s (%s)", self.location, type(error).__name__)
+
+    def _acquire(self) -> BlobLeaseClient:
+        from azure.storage.blob import BlobLeaseClient
+
+        lease = BlobLeaseClient(self._blob)
+        for _ in range(2):
+            try:
+                lease.acquire(lease_duration=self._lease_s)
+                return lease
+            except ResourceNotFoundError:
+                self._create()  # the first export ever: the (empty) blob is made once
+            except HttpResponseError as error:
+                if error.status_code == 409:  # LeaseAlreadyPresent
+                    raise LockBusy(f"another export holds the lock {self.location}") from None
+                raise self._error(error) from None
+            except AzureError as error:
+                raise self._error(error) from None
+        raise ExporterError(f"the export lock {self.location} could not be created")
+
+    def _create(self) -> None:
+        try:
+            self._blob.upload_blob(b"", overwrite=False)
+        except ResourceExistsError:
+            pass  # made meanwhile, or leased by another run: the next acquire tells
+        except ResourceNotFoundError:
+            raise ExporterError(
+                f"the container of the export lock {self.location} does not exist; run `pulumi up` to create it"
+            ) from None
+        except AzureError as error:
+            raise self._error(error) from None
+
+    def _keep(self, lease: BlobLeaseClient, stop: threading.Event) -> None:
+        while not stop.wait(self._renew_every_s):
+            try:
+                lease.renew()
+            except AzureError as error:
+                log.error(
+                    "the export lock %s could not be renewed (%s): another export may start before this one ends",
+                    self.location,
+                    type(error).__name__,
+                )
+
+    def _error(self, error: AzureError) -> ExporterError:
+        if isinstance(error, HttpResponseError) and error.status_code in (401, 403):
+            return ExporterError(
+                f"the identity may not lease the export lock {self.location} (HTTP {error.status_code}); it needs "
+                "Storage Blob Data Contributor (or Owner) on that container"
+            )
+        detail = f"HTTP {error.status_code}" if isinstance(error, HttpResponseError) else type(error).__name__
+        return ExporterError(f"the export lock {self.location} failed ({detail}); try again later")
+
+
+@contextmanager
+def local_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` for this machine (``flock``); :class:`LockBusy` when taken."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCAL_LOCK_FILE
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; one resume at a time is then up to the user
+            yield
+            return
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockBusy(f"another export is resuming a snapshot in {folder}; wait for it to finish") from None
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the flock
