@@ -20,6 +20,7 @@ from snapshot_checks import DATASETS, assert_csv_equals_json, assert_matches_tru
 
 from spotify_exporter.export import ExportResult
 from spotify_exporter.history import SnapshotReader, list_snapshots
+from spotify_exporter.locking import local_lock
 from spotify_exporter.resume import NothingToResume, resume_latest, resume_snapshot, why_not_resume
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator
@@ -240,3 +241,17 @@ def test_export_resume_on_the_command_line(simulator: Simulator, tmp_path: Path)
     assert folder.name in resumed.stdout
     again = run_cli([*args, "--resume"], env, tmp_path)
     assert again.returncode == 0 and "Nothing to resume:" in again.stdout and "is complete" in again.stdout
+
+
+def test_two_resumes_of_one_folder_never_run_at_once(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("small")
+    sim.faults = banned_after(0.5, sim)
+    out = tmp_path / "backups"
+    args = ["export", "--out", str(out), "--max-retry-after", "0.5"]
+    assert run_cli(args, cli_env(sim), tmp_path).returncode == 2
+    wait_out_the_ban()
+    with local_lock(out):  # another `export --resume` is at work on this folder
+        busy = run_cli([*args, "--resume"], cli_env(sim), tmp_path)
+    assert busy.returncode == 1
+    assert busy.stderr.strip() == f"error: another export is resuming a snapshot in {out}; wait for it to finish"
+    assert run_cli([*args, "--resume"], cli_env(sim), tmp_path).returncode == 0

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,11 +36,13 @@ from .history import (
     single_account,
     store_for_path,
 )
+from .locking import local_lock
 from .report import write_report
 from .restore import Selection, run_restore
 from .resume import NothingToResume, resume_latest
 from .settings import settings_from_env
 from .stores import SnapshotStore
+from .stores.local import LocalFolderStore
 
 EXIT_COMPLETE, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 DEFAULT_CONTAINER = "spotify"
@@ -112,8 +115,6 @@ def _open_store(
         from .stores.blob import BlobStore
 
         return BlobStore.from_url(blob_url, container, default_container=DEFAULT_CONTAINER)
-    from .stores.local import LocalFolderStore
-
     return LocalFolderStore(out or Path("backups"))
 
 
@@ -255,14 +256,18 @@ def export(
     warnings: list[str] = []
     client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), settings, warnings)
     options: dict[str, Any] = {"warnings": warnings, "incremental": not full}
+    guard: AbstractContextManager[None] = nullcontext()
     if resume:
         options["resume"] = resume_latest(store)
+        if isinstance(store, LocalFolderStore):  # never two resumes of one folder at once
+            guard = local_lock(store.root)
     try:
-        if console is not None:
-            with RichProgress(console) as progress:
-                result = run_export(client, store, progress=progress, **options)
-        else:
-            result = run_export(client, store, **options)
+        with guard:
+            if console is not None:
+                with RichProgress(console) as progress:
+                    result = run_export(client, store, progress=progress, **options)
+            else:
+                result = run_export(client, store, **options)
     except NothingToResume as nothing:
         click.echo(f"Nothing to resume: {nothing}")
         return
