@@ -398,3 +398,21 @@ def test_a_vault_without_an_access_policy_fails_with_its_name(azure_app: AzureAp
     (invocation,) = host.invocations
     assert isinstance(invocation.error, ConfigError) and "access policy" in str(invocation.error)
     assert azure_app.sim.requests_total == 0
+
+
+def test_the_pacing_window_passes_from_one_export_to_the_next(azure_app: AzureApp) -> None:
+    people = household(azure_app, "jane")
+    azure_app.send(ExportRequest("default", "manual", datetime.now(UTC)))
+    host = azure_app.host()
+    assert host.poll() == 1
+    first = people["default"].request_times
+    with azure_app.lock.hold() as held:  # what the next export finds in the lock
+        handed_over = held.earlier_request_ages
+    assert len(handed_over) == len(first) == people["default"].requests  # all within the last 30 s
+    assert max(handed_over) < 30
+
+    azure_app.send(ExportRequest("jane", "manual", datetime.now(UTC)))
+    assert host.poll() == 1
+    assert_exact(azure_app, people["jane"])
+    with azure_app.lock.hold() as held:
+        assert len(held.earlier_request_ages) == people["jane"].requests + people["default"].requests

@@ -18,7 +18,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -251,6 +251,7 @@ class SpotifyClient:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         time_budget_s: float | None = None,
+        earlier_request_ages: Sequence[float] = (),
     ) -> None:
         self._session = session
         self._auth = auth
@@ -261,7 +262,9 @@ class SpotifyClient:
         self._deadline = clock() + time_budget_s if time_budget_s is not None else None
         self._now = now
         self._rng = rng or random.Random()
-        self._pacer = RequestPacer(settings.max_requests_per_30s, 30.0, clock=clock, sleep=self._sleep)
+        self._pacer = RequestPacer(
+            settings.max_requests_per_30s, 30.0, clock=clock, sleep=self._sleep, earlier_ages=earlier_request_ages
+        )
         self._api = urlsplit(settings.api_url)
         self._timeout = (settings.connect_timeout_s, settings.read_timeout_s)
         # every request to the API host goes through connections that report when it is sent
@@ -274,6 +277,10 @@ class SpotifyClient:
     @property
     def token_refreshes(self) -> int:
         return self._auth.refreshes
+
+    def recent_request_ages(self) -> list[float]:
+        """How long ago each request of the current pacing window was sent, for the next run to go on from."""
+        return self._pacer.recent_ages()
 
     def get_json(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import requests
@@ -27,12 +27,14 @@ def connect(
     *,
     sleep: Callable[[float], None] = time.sleep,
     time_budget_s: float | None = None,
+    earlier_request_ages: Sequence[float] = (),
 ) -> SpotifyClient:
     """A ready client; a refresh token Spotify rotates is saved back to ``secrets`` at once.
 
     Problems saving it are appended to ``warnings`` so they reach the manifest and the log.
     ``sleep`` is every wait the client makes (pacing, backoff, ``Retry-After``): tests pass a recorder.
     ``time_budget_s`` ends the run as partial before a host (e.g. the Functions timeout) kills it.
+    ``earlier_request_ages``: the pacing window's requests of the run before this one (same app).
     """
     credentials = secrets.load()
     authorized_at = secrets.authorized_at
@@ -62,4 +64,6 @@ def connect(
         session, settings.accounts_url, credentials, keep_rotated_token,
         timeout=timeout, sleep=sleep, authorized_at=authorized_at, auth_command=secrets.auth_command,
     )  # fmt: skip
-    return SpotifyClient(session, auth, settings, sleep=sleep, time_budget_s=time_budget_s)
+    return SpotifyClient(
+        session, auth, settings, sleep=sleep, time_budget_s=time_budget_s, earlier_request_ages=earlier_request_ages
+    )

@@ -14,7 +14,12 @@ retry count and poison queue stay for real failures.
 
 A lease lasts at most 60 s unless renewed (Blob service: "Lease Blob", 15 to 60 seconds or
 infinite); the holder renews it every 20 s from a background thread, so a run that dies frees
-the lock within a minute. Nothing else is written: the blob stays empty.
+the lock within a minute.
+
+The blob holds one thing: when the last holder sent its requests of the last 30 s (UTC epoch
+seconds). Spotify's pacing window belongs to the app, not to one run, so the next export starts
+with those in its window: five accounts exported back to back still make at most the
+configured number of requests in any 30 s.
 
 ``export --resume`` on this machine takes an ``flock`` on a file in the backup folder instead,
 so two resumes of one folder never run at once.
@@ -22,11 +27,14 @@ so two resumes of one folder never run at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +55,23 @@ LOCAL_LOCK_FILE = ".spotify-exporter.lock"
 
 class LockBusy(ExporterError):
     """Another export holds the lock right now."""
+
+
+@dataclass
+class HeldLock:
+    """The lock while it is held: the pacing window the previous holder left, and a way to leave one."""
+
+    #: how long ago (seconds) the previous holder sent each request of its last 30 s
+    earlier_request_ages: list[float] = field(default_factory=list)
+    _write: Callable[[bytes], None] = lambda data: None
+
+    def leave_request_ages(self, ages: Sequence[float], now: float | None = None) -> None:
+        """Record this run's requests of the pacing window for the next holder (best effort)."""
+        moment = time.time() if now is None else now
+        try:
+            self._write(json.dumps({"requests": sorted(round(moment - age, 3) for age in ages)}).encode())
+        except AzureError as error:
+            log.warning("the pacing window could not be kept in the export lock (%s)", type(error).__name__)
 
 
 class ExportLock:
@@ -73,13 +98,17 @@ class ExportLock:
         return str(self._blob.url).split("?", 1)[0]
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self) -> Iterator[HeldLock]:
         lease = self._acquire()
         stop = threading.Event()
         keeper = threading.Thread(target=self._keep, args=(lease, stop), name="export-lock", daemon=True)
         keeper.start()
         try:
-            yield
+
+            def write(data: bytes) -> None:
+                self._blob.upload_blob(data, overwrite=True, lease=lease)
+
+            yield HeldLock(self._request_ages(), write)
         finally:
             stop.set()
             keeper.join()
@@ -105,6 +134,16 @@ class ExportLock:
             except AzureError as error:
                 raise self._error(error) from None
         raise ExporterError(f"the export lock {self.location} could not be created")
+
+    def _request_ages(self) -> list[float]:
+        """What the previous holder left: how long ago its last requests were sent."""
+        try:
+            document = json.loads(self._blob.download_blob().readall() or b"{}")
+            sent = [float(t) for t in document.get("requests", [])]
+        except (AzureError, ValueError, TypeError, AttributeError):
+            return []
+        now = time.time()
+        return [now - t for t in sent if now - t >= 0]
 
     def _create(self) -> None:
         try:

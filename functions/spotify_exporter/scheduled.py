@@ -33,7 +33,7 @@ from .errors import ConfigError, ExporterError
 from .export import ExportResult, run_export
 from .export_queue import QUEUE_SERVICE_SETTING, ExportQueue, ExportRequest, jitter
 from .keyvault import KeyVaultSecrets, SecretNames
-from .locking import ExportLock, LockBusy
+from .locking import ExportLock, HeldLock, LockBusy
 from .resume import ResumeChoice, resume_delay_s, resume_latest, resume_snapshot, why_not_resume
 from .settings import settings_from_env
 from .stores.blob import BlobStore
@@ -192,8 +192,8 @@ def run_queued_export(
     lock = lock or settings.lock()
     rng = rng or random.Random()
     try:
-        with lock.hold():
-            return _export(request, dequeue_count, settings, environ, host_json, queue, now, rng)
+        with lock.hold() as held:
+            return _export(request, dequeue_count, settings, environ, host_json, queue, now, rng, held)
     except LockBusy:
         if request.postponed >= MAX_POSTPONEMENTS:
             raise ExportIncompleteError(
@@ -218,6 +218,7 @@ def _export(
     queue: ExportQueue,
     now: datetime | None,
     rng: random.Random,
+    held: HeldLock,
 ) -> str:
     store = BlobStore.from_url(settings.account_url, settings.container)
     choice: ResumeChoice | None = None
@@ -235,8 +236,14 @@ def _export(
     secrets = KeyVaultSecrets(settings.vault, names=settings.secret_names, account=request.account)
     warnings: list[str] = []
     log.info("%s (attempt %s)", request.describe(), dequeue_count)
-    client = connect(secrets, settings_from_env(environ), warnings, time_budget_s=budget)
-    result = run_export(client, store, warnings=warnings, resume=choice)
+    client = connect(
+        secrets, settings_from_env(environ), warnings, time_budget_s=budget,
+        earlier_request_ages=held.earlier_request_ages,
+    )  # fmt: skip
+    try:
+        result = run_export(client, store, warnings=warnings, resume=choice)
+    finally:  # the app's pacing window goes on in the next export, whatever became of this one
+        held.leave_request_ages(client.recent_request_ages())
     _log_summary(request, result)
     if result.status == "complete":
         return "complete"
