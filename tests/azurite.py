@@ -158,17 +158,22 @@ def _start(
     return f"Azurite exited with code {process.returncode}:\n{output}"
 
 
-def _run(
-    tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[str] = (), service: str = "blob"
+class AzuriteError(Exception):
+    """Azurite did not start; the message says why."""
+
+
+@contextlib.contextmanager
+def running_azurite(
+    workdir: Path, scheme: str = "http", extra: Sequence[str] = (), service: str = "blob"
 ) -> Iterator[Azurite]:
+    """Azurite's ``service`` on a free port of 127.0.0.1, in memory, for the ``with`` block
+    (the fixtures' engine; scripts such as the benchmarks use it directly)."""
     binary = azurite_bin(service)
     if not binary.exists():
-        pytest.fail(
+        raise AzuriteError(
             f"Azurite is not installed ({binary.relative_to(REPO_ROOT)} is missing); "
-            "run `make install` (it runs `npm ci`) and try again",
-            pytrace=False,
+            "run `make install` (it runs `npm ci`) and try again"
         )
-    workdir = tmp_path_factory.mktemp("azurite")
     host = "127.0.0.1"
     failure = ""
     for _attempt in range(3):  # another process may grab the free port before Azurite binds it
@@ -178,13 +183,31 @@ def _run(
             break
         failure = started
         if "EADDRINUSE" not in failure:
-            pytest.fail(failure, pytrace=False)
+            raise AzuriteError(failure)
     else:
-        pytest.fail(failure, pytrace=False)
+        raise AzuriteError(failure)
     try:
         yield Azurite(host, port, scheme, service)
     finally:
         _stop(started)
+
+
+def oauth_options(workdir: Path, local_ca: LocalCA) -> list[str]:
+    """Azurite over HTTPS (a certificate of ``local_ca``) accepting Entra ID bearer tokens (``--oauth basic``)."""
+    certificate = local_ca.ca.issue_cert("127.0.0.1")
+    certificate.private_key_pem.write_to_path(str(workdir / "key.pem"))
+    certificate.cert_chain_pems[0].write_to_path(str(workdir / "cert.pem"))
+    return ["--oauth", "basic", "--cert", str(workdir / "cert.pem"), "--key", str(workdir / "key.pem")]
+
+
+def _run(
+    tmp_path_factory: pytest.TempPathFactory, scheme: str, extra: Sequence[str] = (), service: str = "blob"
+) -> Iterator[Azurite]:
+    try:
+        with running_azurite(tmp_path_factory.mktemp("azurite"), scheme, extra, service) as azurite:
+            yield azurite
+    except AzuriteError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -193,25 +216,18 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     yield from _run(tmp_path_factory, "http")
 
 
-def _oauth_options(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> list[str]:
-    tls = tmp_path_factory.mktemp("azurite-tls")
-    certificate = local_ca.ca.issue_cert("127.0.0.1")
-    certificate.private_key_pem.write_to_path(str(tls / "key.pem"))
-    certificate.cert_chain_pems[0].write_to_path(str(tls / "cert.pem"))
-    return ["--oauth", "basic", "--cert", str(tls / "cert.pem"), "--key", str(tls / "key.pem")]
-
-
 @pytest.fixture(scope="session")
 def azurite_oauth(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> Iterator[Azurite]:
     """Azurite over HTTPS that accepts Entra ID bearer tokens (``--oauth basic``), as Azure Storage
     does for a managed identity: the stand-in's tokens (keyvault_standin) sign in to it."""
-    yield from _run(tmp_path_factory, "https", _oauth_options(tmp_path_factory, local_ca))
+    yield from _run(tmp_path_factory, "https", oauth_options(tmp_path_factory.mktemp("azurite-tls"), local_ca))
 
 
 @pytest.fixture(scope="session")
 def azurite_queue_oauth(tmp_path_factory: pytest.TempPathFactory, local_ca: LocalCA) -> Iterator[Azurite]:
     """Azurite's Queue service, over HTTPS with Entra ID bearer tokens like ``azurite_oauth``."""
-    yield from _run(tmp_path_factory, "https", _oauth_options(tmp_path_factory, local_ca), service="queue")
+    extra = oauth_options(tmp_path_factory.mktemp("azurite-tls"), local_ca)
+    yield from _run(tmp_path_factory, "https", extra, service="queue")
 
 
 @pytest.fixture

@@ -8,52 +8,32 @@ signed in by the managed identity, and the host's queue listener (``functions_ho
 from __future__ import annotations
 
 import base64
-import contextlib
-import functools
 import itertools
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
-from azure.functions.decorators.function_app import Function
-from azure.functions.timer import TimerRequest
-from azure.storage.blob import ContainerClient
-from azure.storage.queue import QueueClient
 from azurite import Azurite
 from exporter_fixtures import NoSleep, export_account, write_env_file
+from function_app_scene import FunctionAppScene, indexed_functions
 from functions_host import QueueHost, QueueOptions
 from keyvault_standin import KeyVaultStandIn
 from snapshot_checks import DATASETS, assert_matches_truth, verify_snapshot
 
-from spotify_exporter.credentials import SpotifyCredentials
 from spotify_exporter.errors import ConfigError
 from spotify_exporter.export_queue import POISON_QUEUE_NAME, QUEUE_NAME, ExportRequest
 from spotify_exporter.history import list_snapshots
-from spotify_exporter.keyvault import KeyVaultSecrets
-from spotify_exporter.locking import ExportLock
 from spotify_exporter.scheduled import GAVE_UP, AppSettings, function_timeout_s, time_budget_s
-from spotify_exporter.stores.blob import BlobStore
 from spotify_simulator import Faults, SimulatedUser, SpotifySimulator, build_account
 
 FUNCTIONS = Path(__file__).resolve().parents[1] / "functions"
 #: retries at once instead of host.json's five minutes, so a test sees every attempt
 QUICK_RETRIES = replace(QueueOptions.from_host_json(), visibility_timeout_s=0)
-
-
-@functools.cache
-def indexed_functions() -> dict[str, Function]:
-    """Index the app once, as the worker does at start (indexing twice is an error)."""
-    import function_app
-
-    return {str(function.get_function_name()): function for function in function_app.app.get_functions()}
 
 
 def bindings(name: str) -> list[dict[str, object]]:
@@ -113,63 +93,13 @@ def test_time_budget_leaves_room_before_the_host_timeout(tmp_path: Path) -> None
 # -- the app in its world ----------------------------------------------------------------------
 
 
-@dataclass
-class AzureApp:
-    """The deployed app's world: a household on the simulator, its vault, storage and queues."""
+class AzureApp(FunctionAppScene):
+    """The scene, its settings in this process's environment (``monkeypatch``) for the test."""
 
-    sim: SpotifySimulator
-    keyvault: KeyVaultStandIn
-    blob: Azurite
-    container: str
-    queue: QueueClient
-    poison: QueueClient
-    lock: ExportLock
     monkeypatch: pytest.MonkeyPatch
-
-    @property
-    def store(self) -> BlobStore:
-        return BlobStore.from_connection_string(self.blob.connection_string, self.container)
-
-    def authorize(self, alias: str, user: SimulatedUser) -> None:
-        credentials = SpotifyCredentials(self.sim.client_id, self.sim.client_secret, user.refresh_token)
-        vault = KeyVaultSecrets(self.keyvault.url, self.keyvault.credential(), account=alias)
-        vault.store_authorization(credentials, datetime(2026, 10, 1, tzinfo=UTC))
 
     def setting(self, name: str, value: str) -> None:
         self.monkeypatch.setenv(name, value)
-
-    def host(self, options: QueueOptions | None = None) -> QueueHost:
-        function = indexed_functions()["export_account"].get_user_function()
-        return QueueHost(function, self.queue, self.poison, options or QueueOptions.from_host_json())
-
-    def poison_host(self) -> QueueHost:
-        function = indexed_functions()["export_gave_up"].get_user_function()
-        return QueueHost(function, self.poison, self.poison, QueueOptions.from_host_json())
-
-    def run_timer(self) -> None:
-        indexed_functions()["weekly_export"].get_user_function()(TimerRequest(past_due=False))
-
-    def send(self, request: ExportRequest, delay_s: int = 0) -> None:
-        self.queue.send_message(base64.b64encode(request.to_json().encode()).decode(), visibility_timeout=delay_s)
-
-    def visible(self) -> list[ExportRequest]:
-        """The requests on the queue that a host could take now (peeked: not taken)."""
-        return [ExportRequest.from_json(base64.b64decode(m.content)) for m in self.queue.peek_messages(32)]
-
-    def pending(self) -> int:
-        """Messages on the queue, visible or not yet."""
-        return int(self.queue.get_queue_properties().approximate_message_count or 0)
-
-    def next_visible(self, timeout_s: float = 10) -> ExportRequest:
-        """The first request to become visible (peeked, so a host can still take it)."""
-        deadline = time.monotonic() + timeout_s
-        while not (found := self.visible()):
-            assert time.monotonic() < deadline, "no message became visible"
-            time.sleep(0.1)
-        return found[0]
-
-    def manifests(self) -> list[dict[str, Any]]:
-        return [info.manifest for info in list_snapshots(self.store).finished]
 
 
 @pytest.fixture
@@ -182,37 +112,15 @@ def azure_app(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[AzureApp]:
     sim = simulator("small")
-    credential = keyvault.credential()
-    endpoint = azurite_queue_oauth.queue_endpoint
-    queue, poison = (QueueClient(endpoint, name, credential) for name in (QUEUE_NAME, POISON_QUEUE_NAME))
-    for client in (queue, poison):  # one Azurite for the session: every test starts with empty queues
-        with contextlib.suppress(ResourceNotFoundError):
-            client.delete_queue()
-        client.create_queue()
-    lock_container = f"{blob_container}-locks"
-    ContainerClient(azurite_oauth.blob_endpoint, lock_container, credential).create_container()
-    lock_url = f"{azurite_oauth.blob_endpoint}/{lock_container}/spotify-api"
-    for name, value in {
-        "KEY_VAULT_URL": keyvault.url,
-        "SNAPSHOT_ACCOUNT_URL": azurite_oauth.blob_endpoint,
-        "SNAPSHOT_CONTAINER": blob_container,
-        "SPOTIFY_API_URL": sim.api_url,
-        "SPOTIFY_ACCOUNTS_URL": sim.accounts_url,
-        "EXPORT_SCHEDULE": "0 0 0 * * Sun",
-        "EXPORT_QUEUE__queueServiceUri": azurite_queue_oauth.queue_endpoint,
-        "EXPORT_LOCK_URL": lock_url,
-        "EXPORT_LOCK_RETRY_S": "0.3",
-        "EXPORT_RESUME_JITTER_S": "0.3",
-    }.items():
+    scene = FunctionAppScene.prepare(
+        sim, keyvault, azurite_oauth, azurite_queue_oauth, blob_container, keyvault.credential()
+    )
+    app = AzureApp(**vars(scene))
+    app.monkeypatch = monkeypatch
+    for name, value in app.settings.items():
         monkeypatch.setenv(name, value)
-    app = AzureApp(
-        sim, keyvault, azurite_oauth, blob_container, queue, poison, ExportLock.from_url(lock_url, credential),
-        monkeypatch,
-    )  # fmt: skip
-    app.authorize("default", sim.users[0])
     yield app
-    for client in (queue, poison):
-        client.delete_queue()
+    app.close()
 
 
 def household(app: AzureApp, *aliases: str) -> dict[str, SimulatedUser]:
@@ -384,14 +292,14 @@ def test_a_single_account_stack_is_unchanged(azure_app: AzureApp) -> None:
     assert request.account == "default"
     azure_app.host().run_until(lambda: bool(azure_app.manifests()), timeout_s=30)
     assert_exact(azure_app, sim.users[0])
-    rotated = azure_app.keyvault.secrets["Spotify-RefreshToken"]
+    rotated = azure_app.vault.secrets["Spotify-RefreshToken"]
     assert rotated.value == sim.refresh_token
     assert rotated.tags["authorized_at"] == "2026-10-01T00:00:00Z"
-    assert sorted(azure_app.keyvault.secrets) == ["Spotify-ClientID", "Spotify-ClientSecret", "Spotify-RefreshToken"]
+    assert sorted(azure_app.vault.secrets) == ["Spotify-ClientID", "Spotify-ClientSecret", "Spotify-RefreshToken"]
 
 
 def test_a_vault_without_an_access_policy_fails_with_its_name(azure_app: AzureApp) -> None:
-    azure_app.keyvault.deny("get")
+    azure_app.vault.deny("get")
     azure_app.send(ExportRequest("default", "manual", datetime.now(UTC)))
     host = azure_app.host()
     assert host.poll() == 1
