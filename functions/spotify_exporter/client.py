@@ -48,6 +48,9 @@ from .settings import ClientSettings
 JSON = dict[str, Any]
 #: pages the request thread may fetch ahead of the reader (bounded memory)
 PAGES_AHEAD = 2
+#: Spotify counts requests as they arrive over 30 s; spacing them over a little more absorbs the
+#: network's jitter, so that no 30 s of arrivals ever holds more than the configured number
+PACING_WINDOW_S = 30.5
 
 
 class _Answer(NamedTuple):
@@ -263,8 +266,9 @@ class SpotifyClient:
         self._now = now
         self._rng = rng or random.Random()
         self._pacer = RequestPacer(
-            settings.max_requests_per_30s, 30.0, clock=clock, sleep=self._sleep, earlier_ages=earlier_request_ages
-        )
+            settings.max_requests_per_30s, PACING_WINDOW_S, clock=clock, sleep=self._sleep,
+            earlier_ages=earlier_request_ages,
+        )  # fmt: skip
         self._api = urlsplit(settings.api_url)
         self._timeout = (settings.connect_timeout_s, settings.read_timeout_s)
         # every request to the API host goes through connections that report when it is sent

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -69,7 +70,9 @@ class HeldLock:
         """Record this run's requests of the pacing window for the next holder (best effort)."""
         moment = time.time() if now is None else now
         try:
-            self._write(json.dumps({"requests": sorted(round(moment - age, 3) for age in ages)}).encode())
+            # rounded up to the millisecond: a request never looks older to the next run than it is
+            sent = sorted(math.ceil((moment - age) * 1000) / 1000 for age in ages)
+            self._write(json.dumps({"requests": sent}).encode())
         except AzureError as error:
             log.warning("the pacing window could not be kept in the export lock (%s)", type(error).__name__)
 
