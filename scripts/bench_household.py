@@ -47,6 +47,7 @@ TARGET_TOTAL = 1.02
 def function_app_world(sim: SpotifySimulator) -> Iterator[FunctionAppScene]:
     """The scene, with this process made to look like the function app (identity, TLS trust, settings)."""
     saved = dict(os.environ)
+    logging.getLogger().addHandler(logging.NullHandler())  # no "last resort" printing of library warnings
     logging.getLogger("spotify_exporter").addHandler(logging.NullHandler())
     logging.getLogger("spotify_exporter").propagate = False  # the bench prints figures, not the export's log
     with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
