@@ -24,7 +24,8 @@ from .carryover import PlaylistArchive
 from .client import JSON, Page, PageStream, SpotifyClient
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
-from .history import SnapshotInfo, SnapshotReader, latest_complete
+from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
+from .portable import PortableIndex, write_portable_playlists
 from .snapshot import (
     DATASET_FILES,
     FORMAT_VERSION,
@@ -142,6 +143,7 @@ class Export:
         self._base: SnapshotReader | None = None
         self.playlists_reused = 0
         self.covers: dict[str, str] = {}
+        self.portable: PortableIndex | None = None
         self._account_id = ""
 
     def run(self) -> ExportResult:
@@ -168,6 +170,7 @@ class Export:
         self._export_playlists(writer)
         for dataset in AFTER_PLAYLISTS:
             self._export_simple(writer, dataset)
+        self._write_portable(writer, folder)
 
         status = (
             "complete" if all(o.status in ("complete", "unavailable") for o in self.outcomes.values()) else "partial"
@@ -199,6 +202,7 @@ class Export:
                 "playlists_reused": self.playlists_reused,
             },
             "changes_file": CHANGES_FILE if CHANGES_FILE in writer.files else None,
+            "portable": self.portable.as_manifest() if self.portable else None,
             "image_downloads": stats.downloads,
         }
         writer.write_manifest(manifest)
@@ -371,23 +375,32 @@ class Export:
         if failed:
             self.warnings.append(f"the custom cover of {failed} playlist(s) could not be downloaded")
 
-    # -- changes -----------------------------------------------------------------------------
+    # -- portable playlists and changes ------------------------------------------------------
+
+    def _written_so_far(self, writer: SnapshotWriter, folder: str, **manifest: object) -> SnapshotReader:
+        """This run's snapshot as far as it is written, readable (and hash-checked) like a finished one."""
+        document = {
+            "files": writer.file_table(),
+            "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
+            "covers": dict(self.covers),
+            **manifest,
+        }
+        return SnapshotReader(self.store, SnapshotInfo(folder, document))
+
+    def _write_portable(self, writer: SnapshotWriter, folder: str) -> None:
+        """XSPF and JSPF of liked songs and every playlist, made from the JSON copy just written:
+        the same files whether items were read now or copied from the previous snapshot."""
+        try:
+            self.portable = write_portable_playlists(self._written_so_far(writer, folder), writer)
+        except SnapshotError as error:
+            self.warnings.append(f"the portable playlists were not written: {error}")
+            return
+        log.info("portable playlists: liked songs and %s playlists as XSPF and JSPF", len(self.portable.playlists))
 
     def _write_changes_file(self, writer: SnapshotWriter, folder: str, started_at: str, status: str) -> None:
         """``changes.json``: what changed since the previous complete snapshot (datasets this run
         could not read in full are listed as not compared)."""
-        current = SnapshotReader(
-            self.store,
-            SnapshotInfo(
-                folder,
-                {
-                    "files": writer.file_table(),
-                    "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
-                    "started_at": started_at,
-                    "status": status,
-                },
-            ),
-        )
+        current = self._written_so_far(writer, folder, started_at=started_at, status=status)
         try:
             document = diff_snapshots(self._base, current)
         except ExporterError as error:
