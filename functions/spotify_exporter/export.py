@@ -25,7 +25,7 @@ from .client import JSON, Page, PageStream, SpotifyClient
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
-from .portable import PortableIndex, write_portable_playlists
+from .portable import PortableBuilder, PortableIndex
 from .snapshot import (
     DATASET_FILES,
     FORMAT_VERSION,
@@ -144,6 +144,7 @@ class Export:
         self.playlists_reused = 0
         self.covers: dict[str, str] = {}
         self.portable: PortableIndex | None = None
+        self._portable = PortableBuilder()
         self._account_id = ""
 
     def run(self) -> ExportResult:
@@ -151,6 +152,7 @@ class Export:
             return self._run()
         finally:
             self.client.close()
+            self._portable.close()
 
     def _run(self) -> ExportResult:
         began = self._clock()
@@ -163,6 +165,8 @@ class Export:
         self._account_id = account_id
         log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
         writer = SnapshotWriter(self.store, folder)
+        writer.tap("library", self._portable.add_liked)
+        writer.tap("playlist_items", self._portable.add_item)
         writer.write_json(PROFILE_FILE, profile)
         self._base = self._previous_snapshot(account_id, folder)
 
@@ -388,10 +392,10 @@ class Export:
         return SnapshotReader(self.store, SnapshotInfo(folder, document))
 
     def _write_portable(self, writer: SnapshotWriter, folder: str) -> None:
-        """XSPF and JSPF of liked songs and every playlist, made from the JSON copy just written:
+        """XSPF and JSPF of liked songs and every playlist, from the records as they were written:
         the same files whether items were read now or copied from the previous snapshot."""
         try:
-            self.portable = write_portable_playlists(self._written_so_far(writer, folder), writer)
+            self.portable = self._portable.write(self._written_so_far(writer, folder), writer)
         except SnapshotError as error:
             self.warnings.append(f"the portable playlists were not written: {error}")
             return

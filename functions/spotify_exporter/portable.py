@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import html
-import io
-import itertools
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, Protocol, cast
+from typing import IO, Any, Protocol
 from urllib.parse import quote
 
 import orjson
 
 from . import rows
-from .history import JSON, SnapshotReader, playlist_of_item_line
+from .history import JSON, SnapshotReader
 from .snapshot import LIKED_SONGS_NAME, StreamedFile, liked_songs_base_name, portable_base_name
 from .stores import SnapshotStore
 
@@ -73,7 +72,7 @@ class PortableTrack:
 class PortableHead:
     """What a portable playlist says about itself."""
 
-    title: str
+    title: str | None = None
     creator: str | None = None
     annotation: str | None = None
     identifier: str | None = None
@@ -160,129 +159,69 @@ def playlist_entry(playlist: JSON, envelope: object, position: int) -> PortableT
 
 
 # -- the two formats ---------------------------------------------------------------------------
+#
+# Each format is written as a head, the entries and an end, so that a playlist of any length
+# streams. The head is the whole document serialized with an empty track list (by ElementTree
+# and orjson, which escape everything) and cut open where the entries go: no markup is typed by
+# hand, and every file parses whole.
 
 
-class _XspfWriter:
-    """XSPF through ElementTree's streaming writer (it escapes; we only drop what XML cannot hold)."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._xml = ET.C14NWriterTarget(stream.write)
-
-    def _element(self, name: str, text: str | None, indent: str) -> None:
-        if text is None:
-            return
-        self._xml.data(indent)
-        self._xml.start(f"{{{XSPF_NAMESPACE}}}{name}", {})
-        self._xml.data(_NOT_XML.sub("", text))
-        self._xml.end(f"{{{XSPF_NAMESPACE}}}{name}")
-
-    def begin(self, head: PortableHead) -> None:
-        self._xml.start_ns("", XSPF_NAMESPACE)
-        self._xml.start(f"{{{XSPF_NAMESPACE}}}playlist", {"version": "1"})
-        for name in ("title", "creator", "annotation", "identifier", "image"):
-            self._element(name, getattr(head, name), "\n  ")
-        self._xml.data("\n  ")
-        self._xml.start(f"{{{XSPF_NAMESPACE}}}trackList", {})
-
-    def track(self, track: PortableTrack) -> None:
-        self._xml.data("\n    ")
-        self._xml.start(f"{{{XSPF_NAMESPACE}}}track", {})
-        for identifier in track.identifiers:
-            self._element("identifier", identifier, "\n      ")
-        self._element("title", track.title, "\n      ")
-        self._element("creator", track.creator, "\n      ")
-        self._element("annotation", track.annotation, "\n      ")
-        self._element("album", track.album, "\n      ")
-        self._element("duration", None if track.duration_ms is None else str(track.duration_ms), "\n      ")
-        self._xml.data("\n    ")
-        self._xml.end(f"{{{XSPF_NAMESPACE}}}track")
-
-    def end(self) -> None:
-        self._xml.data("\n  ")
-        self._xml.end(f"{{{XSPF_NAMESPACE}}}trackList")
-        self._xml.data("\n")
-        self._xml.end(f"{{{XSPF_NAMESPACE}}}playlist")
-        self._stream.write("\n")
+def _xml_children(parent: ET.Element, fields: list[tuple[str, str | None]], indent: str) -> None:
+    """Text children of ``parent`` for the fields that have a value, one per indented line."""
+    parent.text = "\n" + indent + "  "
+    last: ET.Element | None = None
+    for name, value in fields:
+        if value is not None:
+            last = ET.SubElement(parent, name)
+            last.text = _NOT_XML.sub("", value)
+            last.tail = parent.text
+    if last is not None:
+        last.tail = "\n" + indent
 
 
-class _JspfWriter:
-    """JSPF, one track a line: the document is serialized by orjson with an empty track list,
-    which is then opened up and filled one serialized track at a time."""
-
-    _CLOSE = b"[]}}"
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._first = True
-
-    def begin(self, head: PortableHead) -> None:
-        playlist: dict[str, Any] = {
-            name: getattr(head, name)
-            for name in ("title", "creator", "annotation", "identifier", "image")
-            if getattr(head, name) is not None
-        }
-        playlist["extension"] = {MUSICBRAINZ_PLAYLIST_EXTENSION: {"public": head.public}}
-        playlist["track"] = []
-        document = orjson.dumps({"playlist": playlist})
-        if not document.endswith(self._CLOSE):  # the track list is the last key, as written above
-            raise AssertionError("JSPF head does not end with its empty track list")
-        self._stream.write(document[: -len(self._CLOSE) + 1] + b"\n")
-
-    def track(self, track: PortableTrack) -> None:
-        entry: dict[str, Any] = {}
-        if track.identifiers:
-            entry["identifier"] = list(track.identifiers)
-        for name in ("title", "creator", "annotation", "album"):
-            if (value := getattr(track, name)) is not None:
-                entry[name] = value
-        if track.duration_ms is not None:
-            entry["duration"] = track.duration_ms
-        self._stream.write((b"" if self._first else b",\n") + orjson.dumps(entry))
-        self._first = False
-
-    def end(self) -> None:
-        self._stream.write(b"\n" + self._CLOSE[1:] + b"\n")
+_HEAD_FIELDS = ("title", "creator", "annotation", "identifier", "image")
 
 
-class _PortablePair:
-    """The XSPF and the JSPF of one playlist, written side by side (both whole, or neither)."""
-
-    def __init__(self, files: PortableFiles, base_name: str, stack: ExitStack) -> None:
-        self.xspf_name, self.jspf_name = f"{base_name}.xspf", f"{base_name}.jspf"
-        self._xspf_file = stack.enter_context(files.stream_file(self.xspf_name))
-        self._jspf_file = stack.enter_context(files.stream_file(self.jspf_name))
-        self._xspf = _XspfWriter(stack.enter_context(_text_stream(self._xspf_file.stream)))
-        self._jspf = _JspfWriter(self._jspf_file.stream)
-
-    def begin(self, head: PortableHead) -> None:
-        self._xspf.begin(head)
-        self._jspf.begin(head)
-
-    def add(self, track: PortableTrack) -> None:
-        self._xspf.track(track)
-        self._jspf.track(track)
-        self._xspf_file.rows += 1
-        self._jspf_file.rows += 1
-
-    def end(self) -> None:
-        self._xspf.end()
-        self._jspf.end()
-
-    def names(self) -> dict[str, str]:
-        return {"xspf": self.xspf_name, "jspf": self.jspf_name}
+def xspf_head_and_end(head: PortableHead) -> tuple[bytes, bytes]:
+    root = ET.Element("playlist", {"xmlns": XSPF_NAMESPACE, "version": "1"})
+    _xml_children(root, [*((name, getattr(head, name)) for name in _HEAD_FIELDS), ("trackList", "")], "")
+    document = ET.tostring(root, encoding="unicode", short_empty_elements=False)
+    split = document.rindex("</trackList>")
+    return document[:split].encode(), ("\n  " + document[split:] + "\n").encode()
 
 
-@contextmanager
-def _text_stream(stream: IO[bytes]) -> Iterator[IO[str]]:
-    """UTF-8 text over a binary stream that stays open for its owner."""
-    text = io.TextIOWrapper(cast(BinaryIO, stream), encoding="utf-8", newline="\n")
-    try:
-        yield text
-        text.flush()
-    finally:
-        with suppress(ValueError, OSError):  # after an error the owner discards the file anyway
-            text.detach()
+def xspf_track(track: PortableTrack) -> bytes:
+    element = ET.Element("track")
+    fields: list[tuple[str, str | None]] = [("identifier", i) for i in track.identifiers]
+    fields += [("title", track.title), ("creator", track.creator), ("annotation", track.annotation)]
+    fields += [("album", track.album), ("duration", None if track.duration_ms is None else str(track.duration_ms))]
+    _xml_children(element, fields, "    ")
+    return ("\n    " + ET.tostring(element, encoding="unicode")).encode()
+
+
+_JSPF_EMPTY_TRACKS = b"[]}}"
+
+
+def jspf_head_and_end(head: PortableHead) -> tuple[bytes, bytes]:
+    playlist: dict[str, Any] = {name: getattr(head, name) for name in _HEAD_FIELDS if getattr(head, name) is not None}
+    playlist["extension"] = {MUSICBRAINZ_PLAYLIST_EXTENSION: {"public": head.public}}
+    playlist["track"] = []  # last, so the document ends with it
+    document = orjson.dumps({"playlist": playlist})
+    if not document.endswith(_JSPF_EMPTY_TRACKS):
+        raise AssertionError("a JSPF head must end with its empty track list")
+    return document[: 1 - len(_JSPF_EMPTY_TRACKS)], b"\n" + _JSPF_EMPTY_TRACKS[1:] + b"\n"
+
+
+def jspf_track(track: PortableTrack, first: bool) -> bytes:
+    entry: dict[str, Any] = {}
+    if track.identifiers:
+        entry["identifier"] = list(track.identifiers)
+    for name in ("title", "creator", "annotation", "album"):
+        if (value := getattr(track, name)) is not None:
+            entry[name] = value
+    if track.duration_ms is not None:
+        entry["duration"] = track.duration_ms
+    return (b"\n" if first else b",\n") + orjson.dumps(entry)
 
 
 # -- a whole snapshot --------------------------------------------------------------------------
@@ -299,7 +238,7 @@ def playlist_head(playlist: JSON, items_status: str, cover: str | None) -> Porta
     notes = [html.unescape(description).strip() if isinstance(description, str) else ""]
     notes.append(ITEMS_NOT_READ.get(items_status, ""))
     return PortableHead(
-        title=_text(playlist.get("name")) or "",
+        title=_text(playlist.get("name")),
         creator=_text(owner.get("display_name")) or _text(owner.get("id")),
         annotation="\n\n".join(n for n in notes if n) or None,
         identifier=spotify_url(playlist.get("uri")) or spotify_url(f"spotify:playlist:{playlist.get('id')}"),
@@ -340,43 +279,140 @@ def _base_names(playlists: list[JSON]) -> dict[str, str]:
     return names
 
 
-def write_portable_playlists(source: SnapshotReader, files: PortableFiles) -> PortableIndex:
-    """Write the portable files of everything ``source`` holds; return which file is which.
+@dataclass(frozen=True)
+class _Span:
+    """Where one playlist's serialized entries lie in the two spool files."""
 
-    Playlist items are read in one pass over the JSON copy, where each playlist's items lie
-    together; a playlist with none (empty, refused by Spotify, failed) still gets its files.
+    xspf: tuple[int, int]  # offset, length
+    jspf: tuple[int, int]
+    count: int
+
+
+_LIKED = ""  # the spool key of liked songs (no playlist has an empty id)
+_COPY_CHUNK = 1 << 20
+
+
+class PortableBuilder:
+    """Turns liked songs and playlist items into portable entries as they are written.
+
+    Each entry is serialized in both formats at once and appended to one of two temporary spool
+    files (a playlist's entries lie together, as in the JSON copy); ``write`` puts each file
+    together from head, spooled entries and end, once the playlist list, the covers and the item
+    statuses are known. During an export the entries are made while the next page is on its way.
     """
-    index = PortableIndex()
-    with ExitStack() as stack:
-        liked = _PortablePair(files, liked_songs_base_name(), stack)
-        liked.begin(liked_songs_head(source.profile(), source.dataset_status("library")))
+
+    def __init__(self) -> None:
+        self._spools: tuple[IO[bytes], IO[bytes]] | None = None
+        self._spans: dict[str, _Span] = {}
+        self._key: str | None = None
+        self._skipping = False
+        self._start = (0, 0)
+        self._count = 0
+
+    def add_liked(self, saved: object) -> None:
+        self._add(_LIKED, liked_song(_obj(saved)))
+
+    def add_item(self, envelope: object) -> None:
+        """A ``playlist_items`` record: ``{"playlist_id", "position", "entry"}``."""
+        playlist_id = _obj(envelope).get("playlist_id")
+        if isinstance(playlist_id, str) and playlist_id:
+            self._add(playlist_id, playlist_entry({"id": playlist_id}, envelope, self._count))
+
+    def _add(self, key: str, track: PortableTrack) -> None:
+        if key != self._key:
+            self._end_group()
+            self._key, self._skipping, self._count = key, key in self._spans, 0  # a playlist listed twice
+            self._start = self._tell()
+        if self._skipping:
+            return
+        xspf, jspf = self._open()
+        xspf.write(xspf_track(track))
+        jspf.write(jspf_track(track, first=self._count == 0))
+        self._count += 1
+
+    def _open(self) -> tuple[IO[bytes], IO[bytes]]:
+        if self._spools is None:
+            self._spools = (
+                tempfile.TemporaryFile(prefix="spotify-exporter-", suffix=".xspf"),  # noqa: SIM115 (closed by close())
+                tempfile.TemporaryFile(prefix="spotify-exporter-", suffix=".jspf"),  # noqa: SIM115
+            )
+        return self._spools
+
+    def _tell(self) -> tuple[int, int]:
+        return (self._spools[0].tell(), self._spools[1].tell()) if self._spools else (0, 0)
+
+    def _end_group(self) -> None:
+        if self._key is not None and not self._skipping:
+            end = self._tell()
+            self._spans[self._key] = _Span(
+                (self._start[0], end[0] - self._start[0]), (self._start[1], end[1] - self._start[1]), self._count
+            )
+        self._key = None
+
+    def write(self, source: SnapshotReader, files: PortableFiles) -> PortableIndex:
+        """Write the files of liked songs and of every playlist that ``source`` lists."""
+        self._end_group()
+        index = PortableIndex()
+        liked = liked_songs_head(source.profile(), source.dataset_status("library"))
+        index.liked_songs = self._write_pair(files, liked_songs_base_name(), liked, self._spans.get(_LIKED))
+        playlists = [p for p in source.records("playlists") if p.get("id")]  # a few hundred small objects
+        by_id = {str(p["id"]): p for p in reversed(playlists)}  # of duplicates, the first one counts
+        names = _base_names(playlists)
+        statuses = source.items_status()
+        covers = _covers(source, list(names))
+        for pid, base_name in names.items():
+            head = playlist_head(by_id[pid], statuses.get(pid, "exported"), covers.get(pid))
+            index.playlists[pid] = self._write_pair(files, base_name, head, self._spans.get(pid))
+        return index
+
+    def _write_pair(
+        self, files: PortableFiles, base_name: str, head: PortableHead, span: _Span | None
+    ) -> dict[str, str]:
+        names = {"xspf": f"{base_name}.xspf", "jspf": f"{base_name}.jspf"}
+        heads = {"xspf": xspf_head_and_end(head), "jspf": jspf_head_and_end(head)}
+        with ExitStack() as stack:  # both files whole, or neither
+            for kind, spool_index in (("xspf", 0), ("jspf", 1)):
+                target = stack.enter_context(files.stream_file(names[kind]))
+                start, end = heads[kind]
+                target.stream.write(start)
+                if span is not None and self._spools is not None:
+                    self._copy(self._spools[spool_index], span.xspf if kind == "xspf" else span.jspf, target.stream)
+                    target.rows = span.count
+                target.stream.write(end)
+        return names
+
+    @staticmethod
+    def _copy(spool: IO[bytes], where: tuple[int, int], target: IO[bytes]) -> None:
+        offset, remaining = where
+        spool.seek(offset)
+        while remaining > 0:
+            chunk = spool.read(min(remaining, _COPY_CHUNK))
+            if not chunk:
+                raise OSError("a portable playlist spool file ended early")
+            target.write(chunk)
+            remaining -= len(chunk)
+
+    def close(self) -> None:
+        if self._spools is not None:
+            for spool in self._spools:
+                spool.close()
+            self._spools = None
+
+    def __enter__(self) -> PortableBuilder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_portable_playlists(source: SnapshotReader, files: PortableFiles) -> PortableIndex:
+    """The portable files of an existing snapshot, from its JSON copy (every file hash-checked)."""
+    with PortableBuilder() as builder:
         for saved in source.records("library"):
-            liked.add(liked_song(saved))
-        liked.end()
-    index.liked_songs = liked.names()
-
-    playlists = [p for p in source.records("playlists") if p.get("id")]  # a few hundred small objects
-    by_id = {str(p["id"]): p for p in reversed(playlists)}  # of duplicates, the first one counts
-    names = _base_names(playlists)
-    statuses = source.items_status()
-    covers = _covers(source, list(names))
-
-    def write(pid: str, items: Iterator[bytes]) -> None:
-        with ExitStack() as stack:
-            pair = _PortablePair(files, names[pid], stack)
-            pair.begin(playlist_head(by_id[pid], statuses.get(pid, "exported"), covers.get(pid)))
-            for position, line in enumerate(items):
-                pair.add(playlist_entry(by_id[pid], orjson.loads(line), position))
-            pair.end()
-        index.playlists[pid] = pair.names()
-
-    for pid, items in itertools.groupby(source.lines("playlist_items"), key=playlist_of_item_line):
-        if pid in by_id and pid not in index.playlists:
-            write(pid, items)
-    for pid in names:
-        if pid not in index.playlists:
-            write(pid, iter(()))
-    return index
+            builder.add_liked(saved)
+        for line in source.lines("playlist_items"):
+            builder.add_item(orjson.loads(line))
+        return builder.write(source, files)
 
 
 class StoreFiles:

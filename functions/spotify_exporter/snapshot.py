@@ -15,7 +15,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,10 +108,17 @@ class _HashingWriter(io.RawIOBase):
 class DatasetSink:
     """Streams one dataset: a CSV row and the raw JSON object per record, nothing held in memory."""
 
-    def __init__(self, columns: Sequence[str], csv_stream: io.TextIOWrapper, json_stream: gzip.GzipFile) -> None:
+    def __init__(
+        self,
+        columns: Sequence[str],
+        csv_stream: io.TextIOWrapper,
+        json_stream: gzip.GzipFile,
+        tap: Callable[[object], None] | None = None,
+    ) -> None:
         self._columns = tuple(columns)
         self._csv = csv.writer(csv_stream, lineterminator="\r\n")
         self._json = json_stream
+        self._tap = tap
         self.rows = 0
         self._csv.writerow(self._columns)
 
@@ -119,6 +126,8 @@ class DatasetSink:
         self._csv.writerow([csv_cell(row.get(column)) for column in self._columns])
         self._json.write(orjson.dumps(raw) + b"\n")
         self.rows += 1
+        if self._tap is not None:
+            self._tap(raw)
 
 
 class StreamedFile:
@@ -136,6 +145,12 @@ class SnapshotWriter:
         self.store = store
         self.folder = folder
         self.files: dict[str, FileRecord] = {}
+        self._taps: dict[str, Callable[[object], None]] = {}
+
+    def tap(self, name: str, callback: Callable[[object], None]) -> None:
+        """Also hand each raw record of dataset ``name`` to ``callback`` as it is written (the
+        portable playlists are built alongside, while the next page is on its way)."""
+        self._taps[name] = callback
 
     @contextmanager
     def _hashed_file(self, name: str) -> Iterator[_HashingWriter]:
@@ -155,7 +170,7 @@ class SnapshotWriter:
             )
             json_buffer = io.BufferedWriter(json_hash, 1 << 16)
             json_gz = gzip.GzipFile(filename="", mode="wb", compresslevel=3, fileobj=json_buffer, mtime=0)
-            sink = DatasetSink(columns, csv_text, json_gz)
+            sink = DatasetSink(columns, csv_text, json_gz, self._taps.get(name))
             yield sink
             csv_text.flush()
             csv_text.detach().flush()
