@@ -26,8 +26,11 @@ from exporter_fixtures import SpotifyUser, cli_env, export_account, run_cli, wri
 from lxml import etree
 from snapshot_checks import guard, read_bytes, read_csv, verify_snapshot
 
+from spotify_exporter import rows
 from spotify_exporter.export import ExportResult
-from spotify_exporter.snapshot import portable_base_name, safe_title
+from spotify_exporter.history import SnapshotInfo, SnapshotReader
+from spotify_exporter.portable import PortableBuilder, PortableError, StoreFiles, write_portable_playlists
+from spotify_exporter.snapshot import SnapshotWriter, portable_base_name, safe_title
 from spotify_exporter.stores import SnapshotStore
 from spotify_exporter.stores.blob import BlobStore
 from spotify_exporter.stores.local import LocalFolderStore
@@ -419,3 +422,42 @@ def test_odd_playlist_ids_still_give_distinct_safe_names() -> None:
     assert len(names) == 4
     for name in names:
         assert_safe_file_name(name + ".xspf")
+
+
+def small_snapshot(root: Path, playlists: list[dict[str, Any]]) -> SnapshotReader:
+    """A snapshot written by the real writer with just a profile and these playlists (no items)."""
+    store = LocalFolderStore(root)
+    writer = SnapshotWriter(store, "me/2026-01-01T00-00-00Z")
+    writer.write_json("json/profile.json", {"id": "me", "display_name": "Me"})
+    for dataset, columns, records in (
+        ("library", rows.LIBRARY_COLUMNS, []),
+        ("playlists", rows.PLAYLIST_COLUMNS, playlists),
+        ("playlist_items", rows.PLAYLIST_ITEM_COLUMNS, []),
+    ):
+        with writer.dataset(dataset, columns) as sink:
+            for record in records:
+                sink.add(rows.playlist_row(record, "exported"), record)
+    return SnapshotReader(store, SnapshotInfo(writer.folder, {"files": writer.file_table()}))
+
+
+def test_ids_that_differ_only_in_case_never_share_a_file_name(tmp_path: Path) -> None:
+    # Spotify ids are case-sensitive; Windows and macOS file names are not
+    source = small_snapshot(tmp_path / "snap", [{"id": "abcDEF", "name": "Mix"}, {"id": "ABCdef", "name": "Mix"}])
+    index = write_portable_playlists(source, StoreFiles(LocalFolderStore(tmp_path / "out")))
+    names = [index.playlists[pid]["xspf"] for pid in ("abcDEF", "ABCdef")]
+    assert names[0] == "portable/Mix (abcDEF).xspf"
+    assert names[1].casefold() != names[0].casefold() and names[1].startswith("portable/Mix (ABCdef-")
+    assert len({p.name.casefold() for p in (tmp_path / "out" / "portable").iterdir()}) == 6
+
+
+def test_a_failure_while_building_entries_is_reported_instead_of_breaking_the_export(tmp_path: Path) -> None:
+    class Exploding(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            raise RuntimeError("boom")
+
+    source = small_snapshot(tmp_path / "snap", [{"id": "p1", "name": "Mix"}])
+    with PortableBuilder() as builder:
+        builder.add_item({"playlist_id": "p1", "position": 0, "entry": Exploding()})  # does not raise
+        builder.add_item({"playlist_id": "p1", "position": 1, "entry": {}})
+        with pytest.raises(PortableError, match="boom"):
+            builder.write(source, StoreFiles(LocalFolderStore(tmp_path / "out")))

@@ -25,7 +25,7 @@ from .client import JSON, Page, PageStream, SpotifyClient
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
-from .portable import PortableBuilder, PortableIndex
+from .portable import PortableBuilder, PortableError, PortableIndex
 from .snapshot import (
     DATASET_FILES,
     FORMAT_VERSION,
@@ -396,7 +396,7 @@ class Export:
         the same files whether items were read now or copied from the previous snapshot."""
         try:
             self.portable = self._portable.write(self._written_so_far(writer, folder), writer)
-        except SnapshotError as error:
+        except (SnapshotError, PortableError) as error:
             self.warnings.append(f"the portable playlists were not written: {error}")
             return
         log.info("portable playlists: liked songs and %s playlists as XSPF and JSPF", len(self.portable.playlists))

@@ -8,10 +8,11 @@ identifiers, the Spotify URL and ``isrc:<ISRC>``. Episodes carry their show as a
 files keep their names without identifiers, and an item Spotify no longer returns is kept as an
 entry whose annotation says so, never dropped.
 
-The files are made from a snapshot's own JSON copy (read back with its SHA-256 checks), so an
-export, an incremental export that copied unchanged playlists and ``spotify-exporter portable``
-on an older snapshot write the same bytes. They are streamed one entry at a time: memory holds
-the playlist list, never a playlist's items.
+The entries are made from the very records the JSON copy holds, as they are written (during an
+export, while the next page is on its way), so an export, an incremental export that copied
+unchanged playlists and ``spotify-exporter portable`` reading an older snapshot's JSON copy (with
+its SHA-256 checks) write the same bytes. Memory holds the playlist list, never a playlist's
+items: entries go to temporary spool files until each playlist's file is put together.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import html
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
@@ -30,6 +31,7 @@ from urllib.parse import quote
 import orjson
 
 from . import rows
+from .errors import ExporterError
 from .history import JSON, SnapshotReader
 from .snapshot import LIKED_SONGS_NAME, StreamedFile, liked_songs_base_name, portable_base_name
 from .stores import SnapshotStore
@@ -44,8 +46,8 @@ COVER_PREFIX = "../"
 UNAVAILABLE_NOTE = "Unavailable: Spotify returned no track or episode here (removed, or not playable in this market)"
 LOCAL_NOTE = "Local file: on the owner's device, not on Spotify"
 ITEMS_NOT_READ = {
-    "forbidden": "Spotify did not let this app read the items of this playlist (someone else's playlist "
-    "that the owner follows), so none are in this file.",
+    "forbidden": "Spotify did not let this app read the items of this playlist (someone else's, followed "
+    "by the account), so none are in this file.",
     "failed": "The items of this playlist could not be read in full in this snapshot; this file holds those that were.",
 }
 LIBRARY_NOT_READ = "Liked songs could not be read in full in this snapshot; this file holds those that were."
@@ -109,7 +111,7 @@ def spotify_url(uri: object) -> str | None:
     parts = uri.split(":") if isinstance(uri, str) else []
     if len(parts) != 3 or parts[0] != "spotify" or parts[1] not in ("track", "episode", "playlist"):
         return None
-    return f"{SPOTIFY_WEB}/{parts[1]}/{quote(parts[2], safe='')}" if _SPOTIFY_ID.match(parts[2]) else None
+    return f"{SPOTIFY_WEB}/{parts[1]}/{parts[2]}" if _SPOTIFY_ID.match(parts[2]) else None
 
 
 def isrc_identifier(isrc: object) -> str | None:
@@ -134,15 +136,15 @@ def track_from_row(row: rows.Row, item_type: str) -> PortableTrack:
         title=_text(row.get("track_name")),
         creator=_text(row.get("artists")),
         album=_text(row.get("album")),
-        duration_ms=duration
-        if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0
-        else None,
+        duration_ms=duration,
         identifiers=identifiers,
         annotation=LOCAL_NOTE if item_type == "local" else None,
     )
 
 
-def liked_song(saved: JSON) -> PortableTrack:
+def liked_song(saved: object) -> PortableTrack:
+    """A ``library`` record (a saved track) as an entry."""
+    saved = _obj(saved)
     track = saved.get("track")
     if not isinstance(track, dict) or not track:
         return track_from_row({}, "unavailable")
@@ -150,11 +152,10 @@ def liked_song(saved: JSON) -> PortableTrack:
     return track_from_row(rows.library_row(saved), "local" if local else "track")
 
 
-def playlist_entry(playlist: JSON, envelope: object, position: int) -> PortableTrack:
-    envelope = envelope if isinstance(envelope, dict) else {}
-    entry = envelope.get("entry")
-    entry = entry if isinstance(entry, dict) else {}
-    row = rows.playlist_item_row(playlist, int(envelope.get("position", position)), entry)
+def playlist_entry(envelope: object) -> PortableTrack:
+    """A ``playlist_items`` record (``{"playlist_id", "position", "entry"}``) as an entry."""
+    entry = _obj(envelope).get("entry")
+    row = rows.playlist_item_row({}, 0, _obj(entry))
     return track_from_row(row, str(row["item_type"]))
 
 
@@ -279,6 +280,10 @@ def _base_names(playlists: list[JSON]) -> dict[str, str]:
     return names
 
 
+class PortableError(ExporterError):
+    """The portable playlists could not be made (the rest of the snapshot is not affected)."""
+
+
 @dataclass(frozen=True)
 class _Span:
     """Where one playlist's serialized entries lie in the two spool files."""
@@ -302,6 +307,7 @@ class PortableBuilder:
     """
 
     def __init__(self) -> None:
+        self._failure: Exception | None = None
         self._spools: tuple[IO[bytes], IO[bytes]] | None = None
         self._spans: dict[str, _Span] = {}
         self._key: str | None = None
@@ -310,13 +316,23 @@ class PortableBuilder:
         self._count = 0
 
     def add_liked(self, saved: object) -> None:
-        self._add(_LIKED, liked_song(_obj(saved)))
+        self._guarded(_LIKED, saved, liked_song)
 
     def add_item(self, envelope: object) -> None:
         """A ``playlist_items`` record: ``{"playlist_id", "position", "entry"}``."""
         playlist_id = _obj(envelope).get("playlist_id")
         if isinstance(playlist_id, str) and playlist_id:
-            self._add(playlist_id, playlist_entry({"id": playlist_id}, envelope, self._count))
+            self._guarded(playlist_id, envelope, playlist_entry)
+
+    def _guarded(self, key: str, record: object, to_entry: Callable[[object], PortableTrack]) -> None:
+        """Add an entry; a failure here (a full temp disk, a bug) must not cost the export its data,
+        so it is kept and reported by ``write`` instead."""
+        if self._failure is not None:
+            return
+        try:
+            self._add(key, to_entry(record))
+        except Exception as error:
+            self._failure = error
 
     def _add(self, key: str, track: PortableTrack) -> None:
         if key != self._key:
@@ -351,6 +367,8 @@ class PortableBuilder:
 
     def write(self, source: SnapshotReader, files: PortableFiles) -> PortableIndex:
         """Write the files of liked songs and of every playlist that ``source`` lists."""
+        if self._failure is not None:
+            raise PortableError(f"the entries could not be prepared: {self._failure}") from self._failure
         self._end_group()
         index = PortableIndex()
         liked = liked_songs_head(source.profile(), source.dataset_status("library"))
