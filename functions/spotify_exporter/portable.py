@@ -21,8 +21,10 @@ import hashlib
 import html
 import re
 import tempfile
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
@@ -295,6 +297,8 @@ class _Span:
 
 _LIKED = ""  # the spool key of liked songs (no playlist has an empty id)
 _COPY_CHUNK = 1 << 20
+#: portable files written at the same time (each holds at most two store buffers)
+_WRITERS = 4
 
 
 class PortableBuilder:
@@ -309,6 +313,7 @@ class PortableBuilder:
     def __init__(self) -> None:
         self._failure: Exception | None = None
         self._spools: tuple[IO[bytes], IO[bytes]] | None = None
+        self._locks = (threading.Lock(), threading.Lock())
         self._spans: dict[str, _Span] = {}
         self._key: str | None = None
         self._skipping = False
@@ -370,44 +375,59 @@ class PortableBuilder:
         if self._failure is not None:
             raise PortableError(f"the entries could not be prepared: {self._failure}") from self._failure
         self._end_group()
-        index = PortableIndex()
+        for spool in self._spools or ():
+            spool.flush()
         liked = liked_songs_head(source.profile(), source.dataset_status("library"))
-        index.liked_songs = self._write_pair(files, liked_songs_base_name(), liked, self._spans.get(_LIKED))
         playlists = [p for p in source.records("playlists") if p.get("id")]  # a few hundred small objects
         by_id = {str(p["id"]): p for p in reversed(playlists)}  # of duplicates, the first one counts
         names = _base_names(playlists)
         statuses = source.items_status()
         covers = _covers(source, list(names))
-        for pid, base_name in names.items():
-            head = playlist_head(by_id[pid], statuses.get(pid, "exported"), covers.get(pid))
-            index.playlists[pid] = self._write_pair(files, base_name, head, self._spans.get(pid))
-        return index
+        # one file at a time, a thousand playlists cost a thousand fsyncs or uploads one after the
+        # other; a few at once overlap them (each pair is still written whole or not at all)
+        with ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="portable") as pool:
+            liked_files = pool.submit(self._write_pair, files, liked_songs_base_name(), liked, _LIKED)
+            playlist_files = {
+                pid: pool.submit(
+                    self._write_pair,
+                    files,
+                    base_name,
+                    playlist_head(by_id[pid], statuses.get(pid, "exported"), covers.get(pid)),
+                    pid,
+                )
+                for pid, base_name in names.items()
+            }
+        return PortableIndex(liked_files.result(), {pid: job.result() for pid, job in playlist_files.items()})
 
-    def _write_pair(
-        self, files: PortableFiles, base_name: str, head: PortableHead, span: _Span | None
-    ) -> dict[str, str]:
+    def _write_pair(self, files: PortableFiles, base_name: str, head: PortableHead, key: str) -> dict[str, str]:
         names = {"xspf": f"{base_name}.xspf", "jspf": f"{base_name}.jspf"}
         heads = {"xspf": xspf_head_and_end(head), "jspf": jspf_head_and_end(head)}
+        span = self._spans.get(key)
         with ExitStack() as stack:  # both files whole, or neither
-            for kind, spool_index in (("xspf", 0), ("jspf", 1)):
+            for spool_index, kind in enumerate(("xspf", "jspf")):
                 target = stack.enter_context(files.stream_file(names[kind]))
                 start, end = heads[kind]
                 target.stream.write(start)
-                if span is not None and self._spools is not None:
-                    self._copy(self._spools[spool_index], span.xspf if kind == "xspf" else span.jspf, target.stream)
+                if span is not None:
+                    self._copy(spool_index, span.xspf if kind == "xspf" else span.jspf, target.stream)
                     target.rows = span.count
                 target.stream.write(end)
         return names
 
-    @staticmethod
-    def _copy(spool: IO[bytes], where: tuple[int, int], target: IO[bytes]) -> None:
+    def _copy(self, spool_index: int, where: tuple[int, int], target: IO[bytes]) -> None:
+        """Copy a span of a spool file, a chunk at a time (the writers share the file: seek and read
+        happen under its lock)."""
+        assert self._spools is not None
+        spool, lock = self._spools[spool_index], self._locks[spool_index]
         offset, remaining = where
-        spool.seek(offset)
         while remaining > 0:
-            chunk = spool.read(min(remaining, _COPY_CHUNK))
+            with lock:
+                spool.seek(offset)
+                chunk = spool.read(min(remaining, _COPY_CHUNK))
             if not chunk:
                 raise OSError("a portable playlist spool file ended early")
             target.write(chunk)
+            offset += len(chunk)
             remaining -= len(chunk)
 
     def close(self) -> None:
