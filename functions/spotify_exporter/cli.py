@@ -128,6 +128,8 @@ def _summary(result: ExportResult) -> str:
     incremental = manifest.get("incremental") or {}
     if incremental.get("playlists_reused"):
         lines.append(f"  {incremental['playlists_reused']} unchanged playlists copied from {incremental['base']}")
+    if manifest.get("portable"):
+        lines.append(f"  every playlist as XSPF and JSPF, for moving to another service: {result.folder}/portable/")
     if manifest.get("changes_file") and incremental.get("base"):
         lines.append(f"  changes since the previous snapshot: spotify-exporter diff (or {manifest['changes_file']})")
     lines.extend(f"  warning: {warning}" for warning in manifest["warnings"])
