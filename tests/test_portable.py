@@ -457,7 +457,7 @@ def test_a_failure_while_building_entries_is_reported_instead_of_breaking_the_ex
 
     source = small_snapshot(tmp_path / "snap", [{"id": "p1", "name": "Mix"}])
     with PortableBuilder() as builder:
-        builder.add_item({"playlist_id": "p1", "position": 0, "entry": Exploding()})  # does not raise
-        builder.add_item({"playlist_id": "p1", "position": 1, "entry": {}})
+        builder.add_item(Exploding(), {"playlist_id": "p1", "position": 0, "entry": {}})  # does not raise
+        builder.add_item({}, {"playlist_id": "p1", "position": 1, "entry": {}})
         with pytest.raises(PortableError, match="boom"):
             builder.write(source, StoreFiles(LocalFolderStore(tmp_path / "out")))

@@ -23,7 +23,7 @@ import re
 import tempfile
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -144,21 +144,17 @@ def track_from_row(row: rows.Row, item_type: str) -> PortableTrack:
     )
 
 
-def liked_song(saved: object) -> PortableTrack:
-    """A ``library`` record (a saved track) as an entry."""
-    saved = _obj(saved)
-    track = saved.get("track")
-    if not isinstance(track, dict) or not track:
-        return track_from_row({}, "unavailable")
-    local = bool(track.get("is_local")) or str(track.get("uri", "")).startswith("spotify:local:")
-    return track_from_row(rows.library_row(saved), "local" if local else "track")
-
-
-def playlist_entry(envelope: object) -> PortableTrack:
-    """A ``playlist_items`` record (``{"playlist_id", "position", "entry"}``) as an entry."""
-    entry = _obj(envelope).get("entry")
-    row = rows.playlist_item_row({}, 0, _obj(entry))
-    return track_from_row(row, str(row["item_type"]))
+def entry_from_row(row: rows.Row) -> PortableTrack:
+    """A CSV row of ``playlist_items`` or ``library`` as an entry (liked songs have no ``item_type``:
+    a saved track without name or URI is one Spotify no longer returns)."""
+    item_type = row.get("item_type")
+    if item_type is None:
+        uri = row.get("track_uri")
+        if uri is None and row.get("track_name") is None:
+            item_type = "unavailable"
+        else:
+            item_type = "local" if str(uri).startswith("spotify:local:") else "track"
+    return track_from_row(row, str(item_type))
 
 
 # -- the two formats ---------------------------------------------------------------------------
@@ -193,13 +189,32 @@ def xspf_head_and_end(head: PortableHead) -> tuple[bytes, bytes]:
     return document[:split].encode(), ("\n  " + document[split:] + "\n").encode()
 
 
-def xspf_track(track: PortableTrack) -> bytes:
+def xspf_track(track: PortableTrack) -> ET.Element:
     element = ET.Element("track")
     fields: list[tuple[str, str | None]] = [("identifier", i) for i in track.identifiers]
     fields += [("title", track.title), ("creator", track.creator), ("annotation", track.annotation)]
     fields += [("album", track.album), ("duration", None if track.duration_ms is None else str(track.duration_ms))]
     _xml_children(element, fields, "    ")
-    return ("\n    " + ET.tostring(element, encoding="unicode")).encode()
+    return element
+
+
+_BATCH = "trackList"
+
+
+def xspf_tracks(elements: list[ET.Element]) -> bytes:
+    """Serialized ``<track>`` elements, each on its own indented line: serialized together inside a
+    bare wrapper element (half the cost of one call each), whose tags are then cut off."""
+    wrapper = ET.Element(_BATCH)
+    wrapper.text = "\n    "
+    wrapper.extend(elements)
+    for element in elements:
+        element.tail = "\n    "
+    elements[-1].tail = None
+    text = ET.tostring(wrapper, encoding="unicode")
+    opening, closing = f"<{_BATCH}>", f"</{_BATCH}>"
+    if not (text.startswith(opening) and text.endswith(closing)):
+        raise AssertionError("unexpected serialization of a batch of XSPF tracks")
+    return text[len(opening) : -len(closing)].encode()
 
 
 _JSPF_EMPTY_TRACKS = b"[]}}"
@@ -297,6 +312,8 @@ class _Span:
 
 _LIKED = ""  # the spool key of liked songs (no playlist has an empty id)
 _COPY_CHUNK = 1 << 20
+#: XSPF entries serialized together
+_XSPF_BATCH = 64
 #: portable files written at the same time (each holds at most two store buffers)
 _WRITERS = 4
 
@@ -319,23 +336,26 @@ class PortableBuilder:
         self._skipping = False
         self._start = (0, 0)
         self._count = 0
+        self._pending: list[ET.Element] = []  # XSPF entries not serialized yet
 
-    def add_liked(self, saved: object) -> None:
-        self._guarded(_LIKED, saved, liked_song)
+    def add_liked(self, row: rows.Row, raw: object) -> None:
+        """A liked song: its ``library.csv`` row (and the saved-track object, not needed)."""
+        self._guarded(_LIKED, row)
 
-    def add_item(self, envelope: object) -> None:
-        """A ``playlist_items`` record: ``{"playlist_id", "position", "entry"}``."""
-        playlist_id = _obj(envelope).get("playlist_id")
+    def add_item(self, row: rows.Row, raw: object) -> None:
+        """A playlist item: its ``playlist_items.csv`` row and its ``{"playlist_id", "position",
+        "entry"}`` record, which names the playlist."""
+        playlist_id = _obj(raw).get("playlist_id")
         if isinstance(playlist_id, str) and playlist_id:
-            self._guarded(playlist_id, envelope, playlist_entry)
+            self._guarded(playlist_id, row)
 
-    def _guarded(self, key: str, record: object, to_entry: Callable[[object], PortableTrack]) -> None:
+    def _guarded(self, key: str, row: rows.Row) -> None:
         """Add an entry; a failure here (a full temp disk, a bug) must not cost the export its data,
         so it is kept and reported by ``write`` instead."""
         if self._failure is not None:
             return
         try:
-            self._add(key, to_entry(record))
+            self._add(key, entry_from_row(row))
         except Exception as error:
             self._failure = error
 
@@ -346,10 +366,17 @@ class PortableBuilder:
             self._start = self._tell()
         if self._skipping:
             return
-        xspf, jspf = self._open()
-        xspf.write(xspf_track(track))
+        _, jspf = self._open()
+        self._pending.append(xspf_track(track))
+        if len(self._pending) >= _XSPF_BATCH:
+            self._flush_xspf()
         jspf.write(jspf_track(track, first=self._count == 0))
         self._count += 1
+
+    def _flush_xspf(self) -> None:
+        if self._pending and self._spools is not None:
+            self._spools[0].write(xspf_tracks(self._pending))
+        self._pending = []
 
     def _open(self) -> tuple[IO[bytes], IO[bytes]]:
         if self._spools is None:
@@ -363,6 +390,7 @@ class PortableBuilder:
         return (self._spools[0].tell(), self._spools[1].tell()) if self._spools else (0, 0)
 
     def _end_group(self) -> None:
+        self._flush_xspf()
         if self._key is not None and not self._skipping:
             end = self._tell()
             self._spans[self._key] = _Span(
@@ -447,9 +475,10 @@ def write_portable_playlists(source: SnapshotReader, files: PortableFiles) -> Po
     """The portable files of an existing snapshot, from its JSON copy (every file hash-checked)."""
     with PortableBuilder() as builder:
         for saved in source.records("library"):
-            builder.add_liked(saved)
+            builder.add_liked(rows.library_row(saved), saved)
         for line in source.lines("playlist_items"):
-            builder.add_item(orjson.loads(line))
+            envelope = _obj(orjson.loads(line))
+            builder.add_item(rows.playlist_item_row({}, 0, _obj(envelope.get("entry"))), envelope)
         return builder.write(source, files)
 
 

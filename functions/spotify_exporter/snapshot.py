@@ -113,7 +113,7 @@ class DatasetSink:
         columns: Sequence[str],
         csv_stream: io.TextIOWrapper,
         json_stream: gzip.GzipFile,
-        tap: Callable[[object], None] | None = None,
+        tap: Callable[[dict[str, object], object], None] | None = None,
     ) -> None:
         self._columns = tuple(columns)
         self._csv = csv.writer(csv_stream, lineterminator="\r\n")
@@ -127,7 +127,7 @@ class DatasetSink:
         self._json.write(orjson.dumps(raw) + b"\n")
         self.rows += 1
         if self._tap is not None:
-            self._tap(raw)
+            self._tap(row, raw)
 
 
 class StreamedFile:
@@ -145,11 +145,11 @@ class SnapshotWriter:
         self.store = store
         self.folder = folder
         self.files: dict[str, FileRecord] = {}
-        self._taps: dict[str, Callable[[object], None]] = {}
+        self._taps: dict[str, Callable[[dict[str, object], object], None]] = {}
 
-    def tap(self, name: str, callback: Callable[[object], None]) -> None:
-        """Also hand each raw record of dataset ``name`` to ``callback`` as it is written (the
-        portable playlists are built alongside, while the next page is on its way)."""
+    def tap(self, name: str, callback: Callable[[dict[str, object], object], None]) -> None:
+        """Also hand each record of dataset ``name`` (its row and its raw object) to ``callback`` as
+        it is written: the portable playlists are built alongside, while the next page is on its way."""
         self._taps[name] = callback
 
     @contextmanager
