@@ -18,7 +18,6 @@ items: entries go to temporary spool files until each playlist's file is put tog
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 import tempfile
 import threading
@@ -251,10 +250,8 @@ def _obj(value: object) -> JSON:
 
 def playlist_head(playlist: JSON, items_status: str, cover: str | None) -> PortableHead:
     owner = _obj(playlist.get("owner"))
-    description = playlist.get("description")
-    # Spotify sends descriptions HTML-escaped ("&amp;", "&#x27;"); the formats want plain text
-    notes = [html.unescape(description).strip() if isinstance(description, str) else ""]
-    notes.append(ITEMS_NOT_READ.get(items_status, ""))
+    # Spotify sends descriptions HTML-escaped ("&amp;", "&#x27;"); the formats want the plain text
+    notes = [rows.playlist_description(playlist).strip(), ITEMS_NOT_READ.get(items_status, "")]
     return PortableHead(
         title=_text(playlist.get("name")),
         creator=_text(owner.get("display_name")) or _text(owner.get("id")),
