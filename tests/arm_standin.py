@@ -319,6 +319,8 @@ class ArmMocks(pulumi.runtime.Mocks):
     location: str = "westeurope"
     deployer_type: str = "ServicePrincipal"
     """What signs in to run `pulumi up`: a CI service principal here; a person would be a ``User``."""
+    strict: bool = True
+    """Raise at a refused resource, failing the program; False only records the refusal (in ``refused``)."""
     registered: list[Registered] = field(default_factory=list)
     refused: list[tuple[str, Violation]] = field(default_factory=list)
     _wire: dict[str, tuple[dict[str, Any], set[str]]] = field(default_factory=dict)
@@ -333,7 +335,8 @@ class ArmMocks(pulumi.runtime.Mocks):
         if violations:
             self.refused.extend((name, violation) for violation in violations)
             details = "; ".join(f"{v.code}: {v.message}" for v in violations)
-            raise ArmError(f"{typ} {name}: {details}")
+            if self.strict:
+                raise ArmError(f"{typ} {name}: {details}")
         self._wire[name] = (inputs, secrets)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:

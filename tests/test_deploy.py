@@ -18,6 +18,7 @@ import re
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -96,72 +97,84 @@ def _secrets_of(standin: AzureStandIn, credential: FakeCredential) -> list[str]:
     return [standin.master_key, *credential.issued]
 
 
-def _publish(
-    standin: AzureStandIn,
-    credential: FakeCredential,
-    package: Path,
+@dataclass
+class Publishing:
+    """One app's SCM site, the deployer's credential, a package and the client on the shared fake clock."""
+
+    standin: AzureStandIn
+    credential: FakeCredential
+    package: Path
+    client: HttpClient
+    said: list[str]
+    clock: FakeClock
+
+    def publish(self, **options: float) -> str:
+        result: str = publish_package(
+            self.package,
+            scm_url=self.standin.scm_url,
+            credential=self.credential,
+            http=self.client,
+            on_status=self.said.append,
+            poll_interval_s=options.pop("poll_interval_s", 2),
+            **options,
+        )
+        return result
+
+
+@pytest.fixture
+def pub(
+    azure_standin: AzureStandIn,
+    fake_credential: FakeCredential,
+    package_zip: Path,
     client: HttpClient,
     said: list[str],
-    **options: float,
-) -> str:
-    result: str = publish_package(
-        package,
-        scm_url=standin.scm_url,
-        credential=credential,
-        http=client,
-        on_status=said.append,
-        poll_interval_s=options.pop("poll_interval_s", 2),
-        **options,
-    )
-    return result
+    clock: FakeClock,
+) -> Publishing:
+    return Publishing(azure_standin, fake_credential, package_zip, client, said, clock)
 
 
 # -- publish_package ---------------------------------------------------------------------------
 
 
-def test_publish_sends_the_zip_with_an_app_service_token_and_follows_latest_until_success(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
-    azure_standin.script = DeploymentScript(polls=3)
-    deployment_id = _publish(azure_standin, fake_credential, package_zip, client, said)
+def test_publish_sends_the_zip_with_an_app_service_token_and_follows_latest_until_success(pub: Publishing) -> None:
+    pub.standin.script = DeploymentScript(polls=3)
+    deployment_id = pub.publish()
 
-    (deployment,) = azure_standin.deployments
+    (deployment,) = pub.standin.deployments
     assert deployment_id == deployment.id
-    assert deployment.package == package_zip.read_bytes()
+    assert deployment.package == pub.package.read_bytes()
     assert deployment.content_type == "application/zip"
     assert deployment.query == {"RemoteBuild": "false", "Deployer": "spotify_exporter"}
-    publish, *polls = azure_standin.calls_to("scm")
+    publish, *polls = pub.standin.calls_to("scm")
     assert (publish.method, publish.path, publish.status) == ("POST", "/api/publish", 202)
     assert publish.bearer is not None
-    assert fake_credential.issued[publish.bearer]["aud"] == "https://appservice.azure.com"
+    assert pub.credential.issued[publish.bearer]["aud"] == "https://appservice.azure.com"
     assert [call.path for call in polls] == ["/api/deployments/latest"] * 4
-    assert said[-1] == f"deployment {deployment.id}: succeeded"
-    assert fake_credential.scopes == ["https://appservice.azure.com/.default"]  # one token, reused
+    assert pub.said[-1] == f"deployment {deployment.id}: succeeded"
+    assert pub.credential.scopes == ["https://appservice.azure.com/.default"]  # one token, reused
 
 
-def test_a_failed_deployment_that_answers_404_by_id_is_reported_with_its_log(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
+def test_a_failed_deployment_that_answers_404_by_id_is_reported_with_its_log(pub: Publishing) -> None:
     """Polling by id would read 404 ("not there yet") until the timeout; /latest tells the truth at once."""
-    azure_standin.script = DeploymentScript(
+    pub.standin.script = DeploymentScript(
         polls=1,
         final_status=3,
         status_text="Deployment Failed. deployer = spotify_exporter",
         log=["Extracting package", "Error: no host.json at the root of the package"],
     )
     with pytest.raises(DeploymentError) as raised:
-        _publish(azure_standin, fake_credential, package_zip, client, said)
+        pub.publish()
     message = str(raised.value)
-    deployment_id = azure_standin.deployments[0].id
+    deployment_id = pub.standin.deployments[0].id
     assert message.startswith(f"deployment {deployment_id} failed: Deployment Failed. deployer = spotify_exporter")
     assert "no host.json at the root of the package" in message
     assert "\n" not in message
     # the whole log on the console, read from latest since the id-based log answers 404 too
-    assert "  log: Extracting package" in said
-    assert "  log: Error: no host.json at the root of the package" in said
-    assert f"/api/deployments/{deployment_id}/log" in [c.path for c in azure_standin.calls_to("scm") if c.status == 404]
-    assert message.endswith(f"see {azure_standin.scm_url}/api/deployments/latest/log")
-    assert len(azure_standin.deployments) == 1  # not a storage refusal: no second publish
+    assert "  log: Extracting package" in pub.said
+    assert "  log: Error: no host.json at the root of the package" in pub.said
+    assert f"/api/deployments/{deployment_id}/log" in [c.path for c in pub.standin.calls_to("scm") if c.status == 404]
+    assert message.endswith(f"see {pub.standin.scm_url}/api/deployments/latest/log")
+    assert len(pub.standin.deployments) == 1  # not a storage refusal: no second publish
 
 
 @pytest.mark.parametrize(
@@ -172,140 +185,87 @@ def test_a_failed_deployment_that_answers_404_by_id_is_reported_with_its_log(
         (6, "only partially succeeded (some instances did not take the new code; publish again)"),
     ],
 )
-def test_cancelled_conflicting_and_partial_deployments_are_failures(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    package_zip: Path,
-    client: HttpClient,
-    said: list[str],
-    status: int,
-    verb: str,
-) -> None:
-    azure_standin.script = DeploymentScript(polls=1, final_status=status, log=["Deployment stopped."])
+def test_cancelled_conflicting_and_partial_deployments_are_failures(pub: Publishing, status: int, verb: str) -> None:
+    pub.standin.script = DeploymentScript(polls=1, final_status=status, log=["Deployment stopped."])
     with pytest.raises(DeploymentError, match=rf"deployment \w+ {re.escape(verb)}: Deployment stopped"):
-        _publish(azure_standin, fake_credential, package_zip, client, said)
+        pub.publish()
 
 
-def test_a_deployment_listed_late_is_waited_for(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
-    azure_standin.script = DeploymentScript(polls=1, unlisted_polls=3)
-    assert _publish(azure_standin, fake_credential, package_zip, client, said) == azure_standin.deployments[0].id
+def test_a_deployment_listed_late_is_waited_for(pub: Publishing) -> None:
+    pub.standin.script = DeploymentScript(polls=1, unlisted_polls=3)
+    assert pub.publish() == pub.standin.deployments[0].id
 
 
-def test_a_deployment_that_is_never_listed_fails_within_a_minute_not_at_the_timeout(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    package_zip: Path,
-    client: HttpClient,
-    said: list[str],
-    clock: FakeClock,
-) -> None:
-    azure_standin.script = DeploymentScript(unlisted_polls=None)
-    started = clock.now
+def test_a_deployment_that_is_never_listed_fails_within_a_minute_not_at_the_timeout(pub: Publishing) -> None:
+    pub.standin.script = DeploymentScript(unlisted_polls=None)
+    started = pub.clock.now
     with pytest.raises(
         DeploymentError, match=r"has not listed deployment \w+ for 60 s \(HTTP 404 at /api/deployments/latest\)"
     ):
-        _publish(azure_standin, fake_credential, package_zip, client, said, timeout_s=900)
-    assert 60 <= clock.now - started <= 65
+        pub.publish(timeout_s=900)
+    assert 60 <= pub.clock.now - started <= 65
 
 
-def test_a_deployment_that_never_finishes_times_out_saying_where_to_look(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
-    azure_standin.script = DeploymentScript(final_status=None)
+def test_a_deployment_that_never_finishes_times_out_saying_where_to_look(pub: Publishing) -> None:
+    pub.standin.script = DeploymentScript(final_status=None)
     with pytest.raises(DeploymentError, match=r"did not finish within 900 s; it may still finish") as raised:
-        _publish(azure_standin, fake_credential, package_zip, client, said, timeout_s=900)
-    assert f"{azure_standin.scm_url}/api/deployments/latest" in str(raised.value)
+        pub.publish(timeout_s=900)
+    assert f"{pub.standin.scm_url}/api/deployments/latest" in str(raised.value)
 
 
-def test_while_the_apps_role_propagates_the_package_is_published_again_and_says_why(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    package_zip: Path,
-    client: HttpClient,
-    said: list[str],
-    clock: FakeClock,
-) -> None:
-    azure_standin.storage_refuses_until = clock.now + 4 * 60  # the role assignment applies after four minutes
-    deployment_id = _publish(azure_standin, fake_credential, package_zip, client, said)
-    assert [d.script.final_status for d in azure_standin.deployments][-1] == 4
-    assert deployment_id == azure_standin.deployments[-1].id
-    assert len(azure_standin.deployments) >= 3
-    notices = [line for line in said if "a new role assignment can take up to 10 minutes" in line]
-    assert len(notices) == len(azure_standin.deployments) - 1
+def test_while_the_apps_role_propagates_the_package_is_published_again_and_says_why(pub: Publishing) -> None:
+    pub.standin.storage_refuses_until = pub.clock.now + 4 * 60  # the role assignment applies after four minutes
+    deployment_id = pub.publish()
+    assert [d.script.final_status for d in pub.standin.deployments][-1] == 4
+    assert deployment_id == pub.standin.deployments[-1].id
+    assert len(pub.standin.deployments) >= 3
+    notices = [line for line in pub.said if "a new role assignment can take up to 10 minutes" in line]
+    assert len(notices) == len(pub.standin.deployments) - 1
     assert notices[0].startswith("storage refused the app's identity (HTTP 403)")
-    assert clock.now - 1000 < 10 * 60
+    assert pub.clock.now - 1000 < 10 * 60
 
 
-def test_a_role_that_never_applies_fails_after_ten_minutes_naming_the_role(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    package_zip: Path,
-    client: HttpClient,
-    said: list[str],
-    clock: FakeClock,
-) -> None:
-    azure_standin.storage_refuses_until = float("inf")
+def test_a_role_that_never_applies_fails_after_ten_minutes_naming_the_role(pub: Publishing) -> None:
+    pub.standin.storage_refuses_until = float("inf")
     with pytest.raises(DeploymentError, match=r"403 .* for 10 minutes: check that the app's identity has Storage Blob"):
-        _publish(azure_standin, fake_credential, package_zip, client, said)
-    assert 10 * 60 <= clock.now - 1000 < 12 * 60
+        pub.publish()
+    assert 10 * 60 <= pub.clock.now - 1000 < 12 * 60
 
 
-def test_a_cold_scm_site_is_waited_for_up_to_two_minutes(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    package_zip: Path,
-    client: HttpClient,
-    said: list[str],
-    clock: FakeClock,
-) -> None:
-    azure_standin.cold_until = clock.now + 90
-    assert _publish(azure_standin, fake_credential, package_zip, client, said)
-    assert any(line.startswith("the SCM site is not answering yet") for line in said)
-    assert {c.status for c in azure_standin.calls_to("scm") if c.path == "/api/publish"} == {503, 202}
+def test_a_cold_scm_site_is_waited_for_up_to_two_minutes(pub: Publishing) -> None:
+    pub.standin.cold_until = pub.clock.now + 90
+    assert pub.publish()
+    assert any(line.startswith("the SCM site is not answering yet") for line in pub.said)
+    assert {c.status for c in pub.standin.calls_to("scm") if c.path == "/api/publish"} == {503, 202}
 
 
-def test_a_scm_site_cold_for_longer_fails_after_two_minutes(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    package_zip: Path,
-    client: HttpClient,
-    said: list[str],
-    clock: FakeClock,
-) -> None:
-    azure_standin.cold_until = float("inf")
+def test_a_scm_site_cold_for_longer_fails_after_two_minutes(pub: Publishing) -> None:
+    pub.standin.cold_until = float("inf")
     with pytest.raises(DeploymentError, match=r"the SCM site at .* answered HTTP 503 for 1[23]\d s"):
-        _publish(azure_standin, fake_credential, package_zip, client, said)
-    assert azure_standin.deployments == []
+        pub.publish()
+    assert pub.standin.deployments == []
 
 
-def test_an_expired_token_says_run_az_login_and_shows_no_token(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
-    fake_credential.expired = True
+def test_an_expired_token_says_run_az_login_and_shows_no_token(pub: Publishing) -> None:
+    pub.credential.expired = True
     with pytest.raises(DeploymentError, match=r"HTTP 401 ExpiredAuthenticationToken\); run `az login`") as raised:
-        _publish(azure_standin, fake_credential, package_zip, client, said)
-    assert not any(token in str(raised.value) for token in fake_credential.issued)
-    assert azure_standin.deployments == []
+        pub.publish()
+    assert not any(token in str(raised.value) for token in pub.credential.issued)
+    assert pub.standin.deployments == []
 
 
-def test_a_principal_without_rights_is_told_which_role_it_needs(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
-    azure_standin.deny_all = True
+def test_a_principal_without_rights_is_told_which_role_it_needs(pub: Publishing) -> None:
+    pub.standin.deny_all = True
     with pytest.raises(DeploymentError, match=r"HTTP 403 AuthorizationFailed.*Website Contributor"):
-        _publish(azure_standin, fake_credential, package_zip, client, said)
+        pub.publish()
 
 
-def test_a_second_deployment_while_one_runs_is_refused_with_where_to_wait(
-    azure_standin: AzureStandIn, fake_credential: FakeCredential, package_zip: Path, client: HttpClient, said: list[str]
-) -> None:
-    azure_standin.script = DeploymentScript(final_status=None)
+def test_a_second_deployment_while_one_runs_is_refused_with_where_to_wait(pub: Publishing) -> None:
+    pub.standin.script = DeploymentScript(final_status=None)
     with pytest.raises(DeploymentError):
-        _publish(azure_standin, fake_credential, package_zip, client, said, timeout_s=0)
+        pub.publish(timeout_s=0)
     with pytest.raises(DeploymentError, match=r"another deployment is in progress.*/api/deployments/latest"):
-        _publish(azure_standin, fake_credential, package_zip, client, said)
+        pub.publish()
 
 
 def test_credentials_never_go_over_plain_http(fake_credential: FakeCredential, package_zip: Path) -> None:
@@ -340,40 +300,33 @@ def entra(
         standin.stop()
 
 
+def pulumi_variables(monkeypatch: pytest.MonkeyPatch, entra: EntraStandIn, tenant: str, secret: str) -> None:
+    """The service principal as a CI job gives it to Pulumi, and nothing else."""
+    monkeypatch.setenv("ARM_CLIENT_ID", entra.principal.client_id)
+    monkeypatch.setenv("ARM_TENANT_ID", tenant)
+    monkeypatch.setenv("ARM_CLIENT_SECRET", secret)
+
+
 def test_publishing_signs_in_with_pulumis_arm_variables(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    entra: EntraStandIn,
-    package_zip: Path,
-    client: HttpClient,
-    monkeypatch: pytest.MonkeyPatch,
+    pub: Publishing, entra: EntraStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A CI job configured for Pulumi (ARM_CLIENT_ID, ARM_TENANT_ID, ARM_CLIENT_SECRET) publishes with nothing more."""
-    monkeypatch.setenv("ARM_CLIENT_ID", entra.principal.client_id)
-    monkeypatch.setenv("ARM_TENANT_ID", fake_credential.tenant_id)
-    monkeypatch.setenv("ARM_CLIENT_SECRET", entra.principal.secret)
-    deployment_id = publish_package(package_zip, scm_url=azure_standin.scm_url, http=client, poll_interval_s=2)
-    assert deployment_id == azure_standin.deployments[0].id
+    pulumi_variables(monkeypatch, entra, pub.credential.tenant_id, entra.principal.secret)
+    deployment_id = publish_package(pub.package, scm_url=pub.standin.scm_url, http=pub.client, poll_interval_s=2)
+    assert deployment_id == pub.standin.deployments[0].id
     (grant,) = entra.grants
     assert (grant["client_id"], grant["grant_type"]) == (entra.principal.client_id, "client_credentials")
     assert grant["scope"] == "https://appservice.azure.com/.default"
 
 
 def test_a_wrong_arm_client_secret_says_how_to_sign_in(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    entra: EntraStandIn,
-    package_zip: Path,
-    client: HttpClient,
-    monkeypatch: pytest.MonkeyPatch,
+    pub: Publishing, entra: EntraStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ARM_CLIENT_ID", entra.principal.client_id)
-    monkeypatch.setenv("ARM_TENANT_ID", fake_credential.tenant_id)
-    monkeypatch.setenv("ARM_CLIENT_SECRET", "not-the-secret")
+    pulumi_variables(monkeypatch, entra, pub.credential.tenant_id, "not-the-secret")
     with pytest.raises(DeploymentError, match=r"could not get a Microsoft Entra token .*ARM_CLIENT_SECRET") as raised:
-        publish_package(package_zip, scm_url=azure_standin.scm_url, http=client)
+        publish_package(pub.package, scm_url=pub.standin.scm_url, http=pub.client)
     assert "not-the-secret" not in str(raised.value)
-    assert azure_standin.deployments == []
+    assert pub.standin.deployments == []
 
 
 @pytest.mark.parametrize(

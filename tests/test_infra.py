@@ -34,7 +34,6 @@ from arm_standin import (
     NAME_INPUT,
     SUBSCRIPTION,
     TENANT,
-    ArmError,
     ArmMocks,
     ArmMonitor,
     Registered,
@@ -194,11 +193,12 @@ def definition(role: str) -> str:
 # --- the ARM stand-in itself -------------------------------------------------------------------------
 
 
-def register_alone(resource: Callable[[], pulumi.CustomResource]) -> ArmMocks:
-    mocks = ArmMocks()
+def refusals(resource: Callable[[], pulumi.CustomResource]) -> list[str]:
+    """What the ARM stand-in refuses in ``resource`` as the engine would send it (recorded, not raised)."""
+    mocks = ArmMocks(strict=False)
     use_mocks(mocks, ArmMonitor(mocks))
     settle(lambda: resource().urn)
-    return mocks
+    return [f"{violation.code}: {violation.message}" for _, violation in mocks.refused]
 
 
 def test_the_stand_in_refuses_the_sdks_site_config_defaults_on_flex() -> None:
@@ -218,8 +218,10 @@ def test_the_stand_in_refuses_the_sdks_site_config_defaults_on_flex() -> None:
             site_config=web.SiteConfigArgs(min_tls_version=web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2),
         )
 
-    with pytest.raises(ArmError, match=r"51021: .*Site\.SiteConfig\.NetFrameworkVersion"):
-        register_alone(app)
+    assert refusals(app) == [
+        "51021: The following site configuration property (Site.SiteConfig.NetFrameworkVersion) for Flex "
+        "Consumption sites is invalid. Please remove or rename it before retrying."
+    ]
 
 
 def test_the_stand_in_refuses_a_role_assignment_without_a_principal() -> None:
@@ -232,8 +234,23 @@ def test_the_stand_in_refuses_a_role_assignment_without_a_principal() -> None:
             role_assignment_name=str(uuid.uuid4()),
         )
 
-    with pytest.raises(ArmError, match="InvalidPrincipalId"):
-        register_alone(assignment)
+    assert refusals(assignment) == ["InvalidPrincipalId: a valid principal ID must be provided, not ''"]
+
+
+def test_the_stand_in_refuses_the_sdks_default_principal_type_for_a_service_principal() -> None:
+    """Omitting ``principal_type`` still sends ``User`` (the SDK's default), which ARM refuses for a CI principal."""
+
+    def assignment() -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            "grant",
+            scope=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg",
+            principal_id=DEPLOYER,
+            role_definition_id=definition("Storage Blob Data Contributor"),
+            role_assignment_name=str(uuid.uuid4()),
+        )
+
+    (refusal,) = refusals(assignment)
+    assert refusal.startswith("UnmatchedPrincipalType: ") and "different from specified PrincipalType 'User'" in refusal
 
 
 @pytest.mark.parametrize(
