@@ -19,7 +19,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
-from kusto import diagnostics
+from kql import diagnostics
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 

@@ -39,7 +39,7 @@ from arm_standin import (
     Registered,
     check_web_app,
 )
-from kusto import REQUESTS_SCHEMA, diagnostics
+from kql import REQUESTS_SCHEMA, diagnostics
 from pulumi.runtime.settings import _get_rpc_manager
 
 from azure_deploy.http import DeploymentError
@@ -616,7 +616,7 @@ def test_a_schedule_too_sparse_for_a_log_alert_gets_only_the_failure_alert(packa
 def test_the_alert_queries_are_valid_kql_whether_success_is_a_bool_or_a_string(
     deployment: Deployment, success_type: str
 ) -> None:
-    """Checked by Microsoft's Kusto language service (tests/kusto), against Application Insights' requests table."""
+    """Checked by Microsoft's Kusto language service (tests/kql), against Application Insights' requests table."""
     schema = {"requests": {**REQUESTS_SCHEMA, "success": success_type}}
     for rule in deployment.all("azure-native:monitor:ScheduledQueryRule"):
         for condition in rule.inputs["criteria"]["allOf"]:
