@@ -7,7 +7,9 @@ and its permissions table for ``AzureWebJobsStorage``):
 * *Storage Blob Data Owner* on the **host's own account**: the host "needs both read and write
   access to blobs and the ability to create containers" (its keys, the timer's leases and
   schedule status), and Flex Consumption's deployment reads (and the SCM site writes) the code
-  package in that account's ``deployments`` container with the same identity. Creating
+  package in that account's ``deployments`` container with the same identity (its deployment log
+  reads "Received Token using system assigned identity", then the upload: Azure/azure-functions-
+  core-tools issue 4346; ``functionAppConfig.deployment.storage.authentication``). Creating
   containers needs the role on the account, not on a container.
 * *Storage Table Data Contributor* on the host's account: the host keeps diagnostic events in
   tables through ``AzureWebJobsStorage`` ("No extension (host only), with support for diagnostic
