@@ -792,14 +792,15 @@ class SpotifySimulator:
         self.edit.set_cover(playlist_id, jpeg)
         return Reply(202, None)
 
-    def _library_uris(self, request: Request) -> list[str]:
-        raw = request.args.get("uris", "")
+    def _library_uris(self, request: Request, key: str = "uris", maximum: int = MAX_LIBRARY) -> list[str]:
+        """A required comma-separated query parameter of at most ``maximum`` values."""
+        raw = request.args.get(key, "")
         if not raw.strip():
-            raise WriteError(400, "Missing required parameter: uris")
-        uris = _split(raw)
-        if len(uris) > MAX_LIBRARY:
-            raise WriteError(400, f"Too many URIs: the maximum is {MAX_LIBRARY}")
-        return uris
+            raise WriteError(400, f"Missing required parameter: {key}")
+        values = _split(raw)
+        if len(values) > maximum:
+            raise WriteError(400, f"Too many {'URIs' if key == 'uris' else key}: the maximum is {maximum}")
+        return values
 
     def _library(self, request: Request) -> Reply:
         """``PUT``/``DELETE /me/library?uris=``: 200 without a body."""
@@ -824,13 +825,7 @@ class SpotifySimulator:
         kind = request.args.get("type")
         if kind not in ("artist", "user"):
             raise WriteError(400, "Missing parameter type" if kind is None else "Valid types are artist and user")
-        raw = request.args.get("ids", "")
-        if not raw.strip():
-            raise WriteError(400, "Missing required parameter: ids")
-        ids = _split(raw)
-        if len(ids) > MAX_FOLLOW_IDS:
-            raise WriteError(400, f"Too many ids: the maximum is {MAX_FOLLOW_IDS}")
-        uris = [f"spotify:{kind}:{i}" for i in ids]
+        uris = [f"spotify:{kind}:{i}" for i in self._library_uris(request, "ids", MAX_FOLLOW_IDS)]
         self.edit.resolve(uris, (kind,))  # 400 for a bad or unknown id, before the scope is looked at
         self._need(request, {"user-follow-modify"})
         if request.method == "PUT":
