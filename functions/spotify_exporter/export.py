@@ -27,7 +27,8 @@ from .carryover import PlaylistArchive
 from .client import JSON, Page, PageStream, SpotifyClient
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
-from .history import SnapshotInfo, SnapshotReader, latest_complete
+from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
+from .portable import PortableBuilder, PortableError, PortableIndex
 from .resume import PartialSnapshot, ResumeChoice
 from .snapshot import (
     DATASET_FILES,
@@ -151,6 +152,8 @@ class Export:
         self._base: SnapshotReader | None = None
         self.playlists_reused = 0
         self.covers: dict[str, str] = {}
+        self.portable: PortableIndex | None = None
+        self._portable = PortableBuilder()
         self._account_id = ""
         self._choose_resume = resume
         self.resuming: PartialSnapshot | None = None
@@ -161,6 +164,7 @@ class Export:
             return self._run()
         finally:
             self.client.close()
+            self._portable.close()
 
     def _run(self) -> ExportResult:
         began = self._clock()
@@ -175,12 +179,15 @@ class Export:
             folder, started_at = self.resuming.folder, self.resuming.started_at
             log.info("resuming the partial snapshot %s/%s", self.store.location, folder)
             writer = SnapshotWriter(self.store, folder)
-            writer.files.update(self.resuming.kept_files())  # the profile is not rewritten
+            writer.files.update(self.resuming.kept_files())  # rewritten files replace their records
             self.covers = self.resuming.covers()
         else:
             folder, started_at = self._free_folder(account_id, started_at)
             log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
             writer = SnapshotWriter(self.store, folder)
+        writer.tap("library", self._portable.add_liked)
+        writer.tap("playlist_items", self._portable.add_item)
+        if self.resuming is None:
             writer.write_json(PROFILE_FILE, profile)
         self._base = self._previous_snapshot(account_id, folder)
 
@@ -188,6 +195,7 @@ class Export:
         self._export_playlists(writer)
         for dataset in AFTER_PLAYLISTS:
             self._export_simple(writer, dataset)
+        self._write_portable(writer, folder)
 
         status = (
             "complete" if all(o.status in ("complete", "unavailable") for o in self.outcomes.values()) else "partial"
@@ -220,6 +228,7 @@ class Export:
                 "playlists_reused": self.playlists_reused,
             },
             "changes_file": CHANGES_FILE if CHANGES_FILE in writer.files else None,
+            "portable": self.portable.as_manifest() if self.portable else None,
             "image_downloads": int(counters["image_downloads"]),
             "resumes": self._resumes(run_started, status),
         }
@@ -284,6 +293,19 @@ class Export:
         extra = {k: int(v) for k, v in entry.items() if k not in ("status", "count", "error") and isinstance(v, int)}
         return DatasetOutcome(str(entry["status"]), int(entry.get("count") or 0), entry.get("error"), extra)
 
+    def _feed_portable(self, dataset: str) -> None:
+        """The portable playlists take the records of a dataset the partial snapshot holds, as if written now."""
+        assert self.resuming is not None
+        reader = self.resuming.reader
+        if dataset == "library":
+            for saved in reader.records("library"):
+                self._portable.add_liked(rows.library_row(saved), saved)
+            return
+        for envelope in reader.records("playlist_items"):
+            entry = envelope.get("entry")
+            row = rows.playlist_item_row({}, 0, entry if isinstance(entry, dict) else {})
+            self._portable.add_item(row, envelope)
+
     def _held_listing(self) -> list[JSON] | None:
         """The playlist list the partial snapshot read in full, or None (then it is read again)."""
         if self.resuming is None or not self.resuming.holds("playlists"):
@@ -299,6 +321,8 @@ class Export:
     def _export_simple(self, writer: SnapshotWriter, dataset: SimpleDataset) -> None:
         held = self._held(dataset.name)
         if held is not None:  # resuming: the partial snapshot has it; its files stay as they are
+            if dataset is LIBRARY:
+                self._feed_portable("library")
             self.outcomes[dataset.name] = held
             self._finished(dataset.name, held)
             return
@@ -387,6 +411,7 @@ class Export:
             return False
         self.outcomes["playlists"], self.outcomes["playlist_items"] = listing, items
         self.playlists_reused = int((self.resuming.manifest.get("incremental") or {}).get("playlists_reused") or 0)
+        self._feed_portable("playlist_items")
         self._download_covers(writer, playlists)
         self._finished("playlists", listing)
         self._finished("playlist_items", items)
@@ -502,23 +527,32 @@ class Export:
         if failed:
             self.warnings.append(f"the custom cover of {failed} playlist(s) could not be downloaded")
 
-    # -- changes -----------------------------------------------------------------------------
+    # -- portable playlists and changes ------------------------------------------------------
+
+    def _written_so_far(self, writer: SnapshotWriter, folder: str, **manifest: object) -> SnapshotReader:
+        """This run's snapshot as far as it is written, readable (and hash-checked) like a finished one."""
+        document = {
+            "files": writer.file_table(),
+            "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
+            "covers": dict(self.covers),
+            **manifest,
+        }
+        return SnapshotReader(self.store, SnapshotInfo(folder, document))
+
+    def _write_portable(self, writer: SnapshotWriter, folder: str) -> None:
+        """XSPF and JSPF of liked songs and every playlist, from the records as they were written:
+        the same files whether items were read now or copied from the previous snapshot."""
+        try:
+            self.portable = self._portable.write(self._written_so_far(writer, folder), writer)
+        except (SnapshotError, PortableError) as error:
+            self.warnings.append(f"the portable playlists were not written: {error}")
+            return
+        log.info("portable playlists: liked songs and %s playlists as XSPF and JSPF", len(self.portable.playlists))
 
     def _write_changes_file(self, writer: SnapshotWriter, folder: str, started_at: str, status: str) -> None:
         """``changes.json``: what changed since the previous complete snapshot (datasets this run
         could not read in full are listed as not compared)."""
-        current = SnapshotReader(
-            self.store,
-            SnapshotInfo(
-                folder,
-                {
-                    "files": writer.file_table(),
-                    "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
-                    "started_at": started_at,
-                    "status": status,
-                },
-            ),
-        )
+        current = self._written_so_far(writer, folder, started_at=started_at, status=status)
         try:
             document = diff_snapshots(self._base, current)
         except ExporterError as error:

@@ -11,6 +11,8 @@ What a resume rewrites in the snapshot folder (every other file is left as it is
 * the CSV and JSON files of each dataset that was not complete;
 * ``playlists.csv`` and ``json/playlists.jsonl.gz`` when either playlist dataset was not
   complete (``items_status`` changes as items are read);
+* every file in ``portable/`` (the liked songs' and each playlist's XSPF and JSPF: their entries
+  and notes change; a playlist no longer listed keeps its old files, still listed);
 * ``changes.json`` (the comparison with the previous complete snapshot, now with every dataset);
 * ``manifest.json``, last: status, file table, counters, and one more entry in ``resumes``.
 
@@ -31,7 +33,7 @@ from typing import Any
 
 from .errors import ExporterError, OutOfTimeError, RateLimitedError
 from .history import JSON, SnapshotInfo, SnapshotReader, latest_complete, list_snapshots, read_manifest
-from .snapshot import DATASET_FILES, MANIFEST, PROFILE_FILE, FileRecord
+from .snapshot import MANIFEST, FileRecord
 from .stores import SnapshotStore
 
 log = logging.getLogger("spotify_exporter")
@@ -92,13 +94,9 @@ class PartialSnapshot:
         return records
 
     def kept_files(self) -> dict[str, FileRecord]:
-        """The files a resume leaves as they are: the profile, covers, and the held datasets' files."""
-        names = {PROFILE_FILE, self.reader.json_file("profile")}
-        names |= {name for name in self.covers().values()}
-        for dataset, files in DATASET_FILES.items():
-            if self.holds(dataset) and (dataset not in ("playlists", "playlist_items") or self.holds_playlists()):
-                names |= {files.csv, self.reader.json_file(dataset)}
-        return self.file_records(names)
+        """Every file the partial snapshot lists: a resume rewrites some (their new records replace
+        these) and leaves the others, so the manifest always lists exactly the folder's files."""
+        return self.file_records()
 
     def holds_playlists(self) -> bool:
         return self.holds("playlists", "playlist_items")
