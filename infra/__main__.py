@@ -58,6 +58,7 @@ monitoring = Monitoring(
         action_group_short_name=names.action_group_short,
         failure_alert_name=names.failure_alert,
         missed_alert_name=names.missed_export_alert,
+        gave_up_alert_name=names.gave_up_alert,
         alert_email=settings.alert_email,
         schedule_longest_gap=Schedule.parse(settings.export_schedule).longest_gap(),
     ),
@@ -78,6 +79,9 @@ function_app = FunctionApp(
         deployment_container_url=host_storage.deployment_container_url,
         vault_name=names.vault,
         app_insights_connection_string=monitoring.connection_string,
+        accounts=settings.accounts,
+        queue_endpoint=host_storage.queue_endpoint,
+        lock_url=host_storage.lock_url,
     ),
 )
 vault = Vault(
@@ -99,6 +103,8 @@ access = AppAccess(
         host_storage_account_id=host_storage.account_id,
         snapshot_container_id=storage.snapshot_container_id,
         app_insights_id=monitoring.app_insights_id,
+        export_queue_id=host_storage.export_queue_id,
+        poison_queue_id=host_storage.poison_queue_id,
     ),
 )
 deployer_access = DeployerAccess(
@@ -107,6 +113,7 @@ deployer_access = DeployerAccess(
         subscription_id=deployer.subscription_id,
         principal_id=deployer.object_id,
         snapshot_container_id=storage.snapshot_container_id,
+        export_queue_id=host_storage.export_queue_id,
     ),
 )
 code = CodeDeployment(
@@ -132,4 +139,5 @@ pulumi.export("storageAccountName", storage.account_name)
 pulumi.export("spotifyContainerUrl", storage.snapshot_container_url)
 pulumi.export("hostStorageAccountName", host_storage.account_name)
 pulumi.export("deploymentContainerUrl", host_storage.deployment_container_url)
+pulumi.export("exportQueueUrl", pulumi.Output.concat(host_storage.queue_endpoint, "/", host_storage.export_queue.name))
 pulumi.export("packageSha256", code.package_sha256)

@@ -14,6 +14,8 @@ import pulumi
 from schedule import Schedule, ScheduleError
 
 from azure_deploy.package import supported_python_versions
+from spotify_exporter.accounts import DEFAULT_ACCOUNT, MAX_ACCOUNTS, check_alias
+from spotify_exporter.errors import ConfigError
 
 PROJECT = "spotify-exporter"
 DEFAULT_SCHEDULE = "0 0 0 * * Sun"
@@ -54,6 +56,8 @@ class Settings:
     instance_memory_mb: int
     package_path: Path | None
     """A prebuilt function package to deploy; None builds one from ``functions/``."""
+    accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+    """The aliases exported every week; ``default`` is the account authorized without one."""
 
 
 def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | None = None) -> Settings:
@@ -91,6 +95,7 @@ def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | No
     package_path = Path(package) if package else None
     if package_path is not None and not package_path.is_file():
         raise InvalidSetting(key("packagePath"), package, "no such file; run `make package` or unset it")
+    accounts = _accounts(config.get_object("accounts"), key("accounts"))
     return Settings(
         location=location,
         name_prefix=name_prefix,
@@ -100,4 +105,21 @@ def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | No
         snapshot_retention_days=retention_days,
         instance_memory_mb=memory_mb,
         package_path=package_path,
+        accounts=accounts,
     )
+
+
+def _accounts(value: object, key: str) -> tuple[str, ...]:
+    """``spotify-exporter:accounts``: a list of aliases (``pulumi config set --path 'spotify-exporter:accounts[0]'
+    jane``); unset, today's single account ``default``."""
+    if value is None:
+        return (DEFAULT_ACCOUNT,)
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise InvalidSetting(key, value, "use a list of account aliases, e.g. [default, jane]")
+    try:
+        aliases = tuple(dict.fromkeys(check_alias(item) for item in value))
+    except ConfigError as error:
+        raise InvalidSetting(key, value, str(error)) from None
+    if len(aliases) > MAX_ACCOUNTS:
+        raise InvalidSetting(key, value, f"a development-mode Spotify app admits {MAX_ACCOUNTS} users")
+    return aliases

@@ -24,6 +24,13 @@ import pulumi
 import pulumi_azure_native.web as web
 
 SNAPSHOT_CONTAINER_SETTING = "SNAPSHOT_CONTAINER"
+#: One instance per scale group: the exports of every account share one Spotify rate limit, so the
+#: queue-triggered export must not run on two instances at once. On Flex Consumption "the lowest
+#: maximum instance count value is 1" and it "applies to on-demand instances in each per-function
+#: scale group", where every queue-triggered function scales on its own (Microsoft, event-driven
+#: scaling: "Limit scale-out", "Per-function scaling"). A draining instance can still overlap a new
+#: one, so the export also holds a blob lease (functions/spotify_exporter/locking.py).
+MAXIMUM_INSTANCE_COUNT = 1
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,12 @@ class FunctionAppArgs:
     deployment_container_url: pulumi.Input[str]
     vault_name: pulumi.Input[str]
     app_insights_connection_string: pulumi.Input[str]
+    accounts: tuple[str, ...]
+    """The aliases exported every week (``EXPORT_ACCOUNTS``)."""
+    queue_endpoint: pulumi.Input[str]
+    """The host account's queue endpoint, where the export queue is (``EXPORT_QUEUE__queueServiceUri``)."""
+    lock_url: pulumi.Input[str]
+    """The blob whose lease lets one export run at a time (``EXPORT_LOCK_URL``)."""
 
 
 class FunctionApp(pulumi.ComponentResource):
@@ -93,7 +106,9 @@ class FunctionApp(pulumi.ComponentResource):
                     )
                 ),
                 runtime=web.FunctionsRuntimeArgs(name=web.RuntimeName.PYTHON, version=args.python_version),
-                scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(instance_memory_mb=args.instance_memory_mb),
+                scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(
+                    instance_memory_mb=args.instance_memory_mb, maximum_instance_count=MAXIMUM_INSTANCE_COUNT
+                ),
             ),
             site_config={
                 "min_tls_version": web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2,
@@ -156,5 +171,9 @@ def _app_settings(args: FunctionAppArgs) -> list[web.NameValuePairArgsDict]:
         "EXPORT_SCHEDULE": args.export_schedule,
         "SNAPSHOT_ACCOUNT_URL": args.blob_endpoint,
         SNAPSHOT_CONTAINER_SETTING: args.snapshot_container,
+        "EXPORT_ACCOUNTS": ",".join(args.accounts),
+        # the identity-based connection EXPORT_QUEUE of the queue triggers: no key, no connection string
+        "EXPORT_QUEUE__queueServiceUri": args.queue_endpoint,
+        "EXPORT_LOCK_URL": args.lock_url,
     }
     return [{"name": name, "value": value} for name, value in settings.items()]

@@ -2,19 +2,27 @@
 
 The function app logs to a workspace-based Application Insights that accepts telemetry only
 with an Entra token (``disableLocalAuth``; the app's identity is a Monitoring Metrics Publisher).
-Two log alerts e-mail the configured address through an action group:
+Three log alerts e-mail the configured address through an action group:
 
-* **Export failed**: a failed ``weekly_export`` request arrived. A partial or failed export
-  raises, so its execution is a failed request. A request row carries the run's *start* time
-  but arrives when the run ends (up to the 60-minute ``functionTimeout``), so the rule reads
-  three hours of rows and counts only those *ingested* since the previous hourly evaluation
-  (``ingestion_time()``): each failed run alerts exactly once, however long it ran.
-* **Export missed**: no successful ``weekly_export`` for longer than the schedule's longest gap
-  between two runs plus a margin. A package that fails to index, a stopped app or a disabled
-  timer produce no failed row at all; this dead-man's switch catches them. Log alerts look
-  back at most six periods of at most two days (windowSize x numberOfEvaluationPeriods, the
-  limits the Terraform provider validates for scheduledQueryRules), so schedules that pause
-  for longer than 11 days get no such alert (`pulumi up` warns).
+* **Export failed**: a failed ``weekly_export`` (the timer that queues the accounts) or
+  ``export_account`` (one export) request arrived. A partial or failed export raises (unless a
+  ban will be resumed on its own), so its execution is a failed request; the runtime retries it.
+  A request row carries the run's *start* time but arrives when the run ends (up to the
+  60-minute ``functionTimeout``), so the rule reads three hours of rows and counts only those
+  *ingested* since the previous hourly evaluation (``ingestion_time()``): each failed run alerts
+  exactly once, however long it ran.
+* **Export gave up**: the runtime moved a request to the poison queue after its last attempt
+  (``maxDequeueCount``) and ``export_gave_up`` logged ``spotify export gave up: ...`` as an error,
+  naming the account. Storage's queue metrics are per account, not per queue (and the message
+  count is measured hourly), so the poison queue is watched through that log line instead.
+* **Export missed**: no complete snapshot (the ``spotify export finished`` log line with
+  ``"status": "complete"``) for longer than the schedule's longest gap between two runs plus a
+  margin. A package that fails to index, a stopped app, a disabled timer or an export that
+  never completes produce no failed row at all; this dead-man's switch catches them. Log
+  alerts look back at most six periods of at most two days (windowSize x
+  numberOfEvaluationPeriods, the limits the Terraform provider validates for
+  scheduledQueryRules), so schedules that pause for longer than 11 days get no such alert
+  (`pulumi up` warns).
 
 ``success`` is compared as text (``tostring(success) =~ "false"``): it is a bool in Application
 Insights' schema but has been a string in exported and workspace tables, and a ``== false`` on a
@@ -32,15 +40,23 @@ import pulumi_azure_native.monitor as monitor
 import pulumi_azure_native.operationalinsights as operationalinsights
 
 FUNCTION_NAME = "weekly_export"
+EXPORT_FUNCTION_NAME = "export_account"
+#: what ``functions/spotify_exporter/scheduled.py`` logs: a request given up on, an export's summary
+GAVE_UP_LINE = "spotify export gave up"
+FINISHED_LINE = "spotify export finished"
 LOG_RETENTION_DAYS = 30
 ALERT_FREQUENCY = timedelta(hours=1)
 #: a failed run's row arrives up to functionTimeout (60 min) after its timestamp, plus ingestion latency
 FAILED_EXPORT_WINDOW = timedelta(hours=3)
+_SINCE_LAST_EVALUATION = f"| where ingestion_time() > ago({int(ALERT_FREQUENCY.total_seconds() // 60)}m)"
 FAILED_EXPORTS_QUERY = (
-    f'requests | where name == "{FUNCTION_NAME}" and tostring(success) =~ "false" '
-    f"| where ingestion_time() > ago({int(ALERT_FREQUENCY.total_seconds() // 60)}m)"
+    f'requests | where name in ("{FUNCTION_NAME}", "{EXPORT_FUNCTION_NAME}") and tostring(success) =~ "false" '
+    f"{_SINCE_LAST_EVALUATION}"
 )
-SUCCESSFUL_EXPORTS_QUERY = f'requests | where name == "{FUNCTION_NAME}" and tostring(success) =~ "true"'
+GAVE_UP_QUERY = f'traces | where message startswith "{GAVE_UP_LINE}" {_SINCE_LAST_EVALUATION}'
+COMPLETE_EXPORTS_QUERY = (
+    f'traces | where message startswith "{FINISHED_LINE}" and message contains \'"status": "complete"\''
+)
 #: after the schedule's longest gap, the run itself (up to an hour) and its row's ingestion
 MISSED_EXPORT_MARGIN = timedelta(hours=3)
 ALERT_SEVERITY = 1  # Error
@@ -97,6 +113,7 @@ class MonitoringArgs:
     action_group_short_name: str
     failure_alert_name: str
     missed_alert_name: str
+    gave_up_alert_name: str
     alert_email: str
     schedule_longest_gap: timedelta
     """The longest time between two runs of the export schedule."""
@@ -109,6 +126,7 @@ class Monitoring(pulumi.ComponentResource):
     app_insights: applicationinsights.Component
     action_group: monitor.ActionGroup
     failure_alert: monitor.ScheduledQueryRule
+    gave_up_alert: monitor.ScheduledQueryRule
     missed_alert: monitor.ScheduledQueryRule | None
     app_insights_id: pulumi.Output[str]
     connection_string: pulumi.Output[str]
@@ -157,11 +175,28 @@ class Monitoring(pulumi.ComponentResource):
             args,
             rule_name=args.failure_alert_name,
             display_name="Spotify export failed",
-            description=f"An execution of {FUNCTION_NAME} failed: the snapshot is partial or missing.",
+            description=(
+                f"An execution of {FUNCTION_NAME} or {EXPORT_FUNCTION_NAME} failed: a snapshot is partial or "
+                "missing (the runtime tries again)."
+            ),
             query=FAILED_EXPORTS_QUERY,
             operator=GREATER_THAN,
             lookback=Lookback(FAILED_EXPORT_WINDOW, 1),
             auto_mitigate=False,  # each failed run is one e-mail
+        )
+        self.gave_up_alert = self._alert(
+            "export-gave-up",
+            args,
+            rule_name=args.gave_up_alert_name,
+            display_name="Spotify export gave up",
+            description=(
+                f"A request failed on every attempt and went to the poison queue; {EXPORT_FUNCTION_NAME}'s failed "
+                "runs say why, and the log line names the account and the command to run once it is fixed."
+            ),
+            query=GAVE_UP_QUERY,
+            operator=GREATER_THAN,
+            lookback=Lookback(FAILED_EXPORT_WINDOW, 1),
+            auto_mitigate=False,
         )
         lookback = missed_export_lookback(args.schedule_longest_gap)
         self.missed_alert = None
@@ -177,10 +212,10 @@ class Monitoring(pulumi.ComponentResource):
                 rule_name=args.missed_alert_name,
                 display_name="Spotify export missed",
                 description=(
-                    f"No successful {FUNCTION_NAME} for {iso_duration(lookback.span)}: the schedule's longest gap "
+                    f"No complete export for {iso_duration(lookback.span)}: the schedule's longest gap "
                     "has passed without a backup (the app may be stopped, or its code may not load)."
                 ),
-                query=SUCCESSFUL_EXPORTS_QUERY,
+                query=COMPLETE_EXPORTS_QUERY,
                 operator=LESS_THAN,
                 lookback=lookback,
                 auto_mitigate=True,  # one e-mail when it starts, one when a backup succeeds again

@@ -33,6 +33,7 @@ class Names:
     action_group_short: str
     failure_alert: str
     missed_export_alert: str
+    gave_up_alert: str
     storage_account: pulumi.Output[str]
     """The snapshots' account."""
     host_storage_account: pulumi.Output[str]
@@ -52,6 +53,7 @@ class Names:
             action_group_short=prefix[:12],  # Azure's limit for the short name in notifications
             failure_alert=f"{prefix}-export-failed",
             missed_export_alert=f"{prefix}-export-missed",
+            gave_up_alert=f"{prefix}-export-gave-up",
             storage_account=suffix.apply(lambda s: f"{prefix}st{s}"),  # 3-24 lowercase letters and digits
             host_storage_account=suffix.apply(lambda s: f"{prefix}host{s}"),
             vault=suffix.apply(lambda s: f"{prefix}-kv-{s}"),  # 3-24 letters, digits and single hyphens

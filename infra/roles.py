@@ -13,14 +13,23 @@ and its permissions table for ``AzureWebJobsStorage``):
   containers needs the role on the account, not on a container.
 * *Storage Table Data Contributor* on the host's account: the host keeps diagnostic events in
   tables through ``AzureWebJobsStorage`` ("No extension (host only), with support for diagnostic
-  events"). Queue roles are not needed: a timer trigger uses none (queue triggers will add them).
+  events"). The export lock's container is in that account too, covered by the Owner role.
+* On the **export queue** ``spotify-exports``: *Storage Queue Data Reader* and *Storage Queue Data
+  Message Processor* for its queue trigger (Microsoft's table of roles for the Queue Storage
+  extension: trigger "Storage Queue Data Reader, Storage Queue Data Message Processor"; output
+  "Storage Queue Data Message Sender"), and *Storage Queue Data Message Sender*: an export sends
+  its own resume, and a message that finds the lock taken is sent back. The same three on the
+  **poison queue**: the runtime sends a message there after its last failed attempt, and the
+  ``export_gave_up`` trigger reads it. The queues exist (`storage.py`), so nobody needs the right
+  to create queues.
 * *Storage Blob Data Contributor* on the **snapshots' container** only: what the exporter writes.
 * *Monitoring Metrics Publisher* on Application Insights: telemetry is sent with the identity's
   token, because local (instrumentation key) authentication is off.
 
 The deployer (whoever runs `pulumi up`) gets *Storage Blob Data Contributor* on the snapshots'
 container: `make trigger` lists new snapshots there and `diff`, `report` and `restore
---blob-url` read them, and restore writes its journal there (Reader would break restore). Its
+--blob-url` read them, and restore writes its journal there (Reader would break restore); and
+*Storage Queue Data Message Sender* on the export queue: `make trigger` puts its requests there. Its
 ``principalType`` is left unset because it may be a user or a service principal, and ARM refuses
 a type that does not match (``UnmatchedPrincipalType``); unset, ARM looks the principal up. The
 SDK fills in ``User`` when the argument is omitted, so the property is taken out before the
@@ -39,6 +48,15 @@ import pulumi_azure_native.authorization as authorization
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+STORAGE_QUEUE_DATA_READER = "19e7f393-937e-4f77-808e-94535e297925"
+STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR = "8a0f0c08-91a1-4084-bc3d-661d67233fed"
+STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+#: what a queue trigger that also sends to its queue needs there
+QUEUE_CONSUMER_ROLES = (
+    ("reader", STORAGE_QUEUE_DATA_READER),
+    ("processor", STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR),
+    ("sender", STORAGE_QUEUE_DATA_MESSAGE_SENDER),
+)
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
 
 
@@ -87,6 +105,8 @@ class AppAccessArgs:
     host_storage_account_id: pulumi.Input[str]
     snapshot_container_id: pulumi.Input[str]
     app_insights_id: pulumi.Input[str]
+    export_queue_id: pulumi.Input[str]
+    poison_queue_id: pulumi.Input[str]
 
 
 class AppAccess(pulumi.ComponentResource):
@@ -96,6 +116,7 @@ class AppAccess(pulumi.ComponentResource):
     host_tables: authorization.RoleAssignment
     snapshots: authorization.RoleAssignment
     telemetry: authorization.RoleAssignment
+    queues: list[authorization.RoleAssignment]
 
     def __init__(self, name: str, args: AppAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spotify-exporter:azure:AppAccess", name, None, opts)
@@ -108,6 +129,11 @@ class AppAccess(pulumi.ComponentResource):
         self.host_tables = app("host-tables", args.host_storage_account_id, STORAGE_TABLE_DATA_CONTRIBUTOR)
         self.snapshots = app("snapshots", args.snapshot_container_id, STORAGE_BLOB_DATA_CONTRIBUTOR)
         self.telemetry = app("telemetry", args.app_insights_id, MONITORING_METRICS_PUBLISHER)
+        self.queues = [
+            app(f"{queue}-{what}", scope, role)
+            for queue, scope in (("export-queue", args.export_queue_id), ("poison-queue", args.poison_queue_id))
+            for what, role in QUEUE_CONSUMER_ROLES
+        ]
         self.register_outputs({"host_storage_id": self.host_storage.id, "snapshots_id": self.snapshots.id})
 
 
@@ -117,12 +143,15 @@ class DeployerAccessArgs:
     principal_id: pulumi.Input[str]
     """The object id of whoever runs `pulumi up` (a user or a service principal)."""
     snapshot_container_id: pulumi.Input[str]
+    export_queue_id: pulumi.Input[str]
 
 
 class DeployerAccess(pulumi.ComponentResource):
-    """The deployer's role on the snapshots, for `make trigger` and the history commands with --blob-url."""
+    """The deployer's roles on the snapshots, for `make trigger` and the history commands with --blob-url,
+    and on the export queue, for `make trigger`."""
 
     snapshots: authorization.RoleAssignment
+    export_queue: authorization.RoleAssignment
 
     def __init__(self, name: str, args: DeployerAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spotify-exporter:azure:DeployerAccess", name, None, opts)
@@ -130,4 +159,8 @@ class DeployerAccess(pulumi.ComponentResource):
             "snapshots", args.subscription_id, args.snapshot_container_id, STORAGE_BLOB_DATA_CONTRIBUTOR,
             args.principal_id, self,
         )  # fmt: skip
-        self.register_outputs({"snapshots_id": self.snapshots.id})
+        self.export_queue = assign(
+            "export-queue-sender", args.subscription_id, args.export_queue_id, STORAGE_QUEUE_DATA_MESSAGE_SENDER,
+            args.principal_id, self,
+        )  # fmt: skip
+        self.register_outputs({"snapshots_id": self.snapshots.id, "export_queue_id": self.export_queue.id})

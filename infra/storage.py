@@ -1,5 +1,12 @@
 """Two private storage accounts, reached only by identity: one for snapshots, one for the Functions host.
 
+The host's account also holds the export queue ``spotify-exports`` (one message per export; the
+weekly timer, `make trigger` and resumes send them, ``export_account`` takes them), its poison
+queue ``spotify-exports-poison`` (created here, so the runtime only needs to *send* a failed
+message there: the queues extension creates the poison queue only when a send finds it missing,
+``AddMessageAndCreateIfNotExistsAsync`` in Azure/azure-sdk-for-net's WebJobs queues extension),
+and the ``export-locks`` container whose blob lease lets one export run at a time.
+
 Shared keys and public blobs are off on both, so nothing but an Entra identity with a data role
 can read them. They are separate because the host needs *Storage Blob Data Owner* on its whole
 account (it creates its own containers: timer leases, keys; see `roles.py`): on the snapshots'
@@ -16,8 +23,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native.storage as storage
 
+from spotify_exporter.export_queue import POISON_QUEUE_NAME, QUEUE_NAME
+
 SNAPSHOT_CONTAINER = "spotify"
 DEPLOYMENT_CONTAINER = "deployments"
+LOCK_CONTAINER = "export-locks"
+LOCK_BLOB = "spotify-api"
+#: the queue names the function app's triggers bind to (functions/spotify_exporter/export_queue.py)
+EXPORT_QUEUE = QUEUE_NAME
+POISON_QUEUE = POISON_QUEUE_NAME
 SOFT_DELETE_DAYS = 30
 
 
@@ -128,26 +142,57 @@ class HostStorageArgs:
 
 
 class HostStorage(pulumi.ComponentResource):
-    """The Functions host's account (``AzureWebJobsStorage``) with the ``deployments`` container."""
+    """The Functions host's account (``AzureWebJobsStorage``) with the ``deployments`` container, the
+    export queue and its poison queue, and the export lock's container."""
 
     account: storage.StorageAccount
     deployment_container: storage.BlobContainer
+    export_queue: storage.Queue
+    poison_queue: storage.Queue
+    lock_container: storage.BlobContainer
     account_name: pulumi.Output[str]
     account_id: pulumi.Output[str]
     deployment_container_url: pulumi.Output[str]
     """Where Flex Consumption keeps the code package, ``https://ACCOUNT.blob.core.windows.net/deployments``."""
+    queue_endpoint: pulumi.Output[str]
+    """``https://ACCOUNT.queue.core.windows.net``: the queue triggers' identity-based connection."""
+    export_queue_id: pulumi.Output[str]
+    poison_queue_id: pulumi.Output[str]
+    lock_url: pulumi.Output[str]
+    """The blob whose lease serializes exports."""
 
     def __init__(self, name: str, args: HostStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spotify-exporter:azure:HostStorage", name, None, opts)
         group = args.resource_group_name
         self.account = private_account("account", args.account_name, group, args.location, self)
         self.deployment_container = private_container("deployments", DEPLOYMENT_CONTAINER, self.account, group, self)
+        self.export_queue = self._queue("export-queue", EXPORT_QUEUE, group)
+        self.poison_queue = self._queue("poison-queue", POISON_QUEUE, group)
+        self.lock_container = private_container("export-locks", LOCK_CONTAINER, self.account, group, self)
         self.account_name = self.account.name
         self.account_id = self.account.id
         blob_endpoint = self.account.primary_endpoints.apply(lambda endpoints: endpoints.blob.rstrip("/"))
         self.deployment_container_url = pulumi.Output.concat(blob_endpoint, "/", self.deployment_container.name)
+        self.queue_endpoint = self.account.primary_endpoints.apply(lambda endpoints: endpoints.queue.rstrip("/"))
+        self.export_queue_id = self.export_queue.id
+        self.poison_queue_id = self.poison_queue.id
+        self.lock_url = pulumi.Output.concat(blob_endpoint, "/", self.lock_container.name, "/", LOCK_BLOB)
         self.register_outputs(
-            {"account_name": self.account_name, "deployment_container_url": self.deployment_container_url}
+            {
+                "account_name": self.account_name,
+                "deployment_container_url": self.deployment_container_url,
+                "queue_endpoint": self.queue_endpoint,
+                "lock_url": self.lock_url,
+            }
+        )
+
+    def _queue(self, name: str, queue_name: str, group: pulumi.Input[str]) -> storage.Queue:
+        return storage.Queue(
+            name,
+            queue_name=queue_name,
+            account_name=self.account.name,
+            resource_group_name=group,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
 

@@ -37,6 +37,7 @@ NAME_INPUT = {
     "azure-native:resources:ResourceGroup": "resourceGroupName",
     "azure-native:storage:StorageAccount": "accountName",
     "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:storage:Queue": "queueName",
     "azure-native:keyvault:Vault": "vaultName",
     "azure-native:web:AppServicePlan": "name",
     "azure-native:web:WebApp": "name",
@@ -71,6 +72,8 @@ FLEX_REFUSED_APP_SETTINGS = frozenset(
 )  # fmt: skip
 #: 512 MB has been refused by the service (Azure/azure-rest-api-specs issue 40898); 2048 and 4096 work
 FLEX_INSTANCE_MEMORY_MB = frozenset({2048, 4096})
+#: maximumInstanceCount's range on Flex Consumption (Microsoft, event-driven scaling: "Limit scale-out")
+FLEX_INSTANCE_COUNT = (1, 1000)
 #: A version outside the region's catalog is accepted by ARM but the host never starts
 #: (Azure/Azure-Functions issue 2665); this stand-in region's catalog, as
 #: `az functionapp list-flexconsumption-runtimes -l westeurope --runtime python` would list it.
@@ -138,6 +141,12 @@ def check_container(inputs: Mapping[str, Any]) -> Iterator[Violation]:
     yield from _name_rule(inputs.get("containerName"), r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", "3-63 [a-z0-9-]")
 
 
+def check_queue(inputs: Mapping[str, Any]) -> Iterator[Violation]:
+    # 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit
+    # (Queue service, "Naming queues and metadata")
+    yield from _name_rule(inputs.get("queueName"), r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", "3-63 [a-z0-9-]")
+
+
 def check_vault(inputs: Mapping[str, Any]) -> Iterator[Violation]:
     # VaultNameNotValid: 3-24 alphanumerics and hyphens, a letter first, no consecutive hyphens
     name = inputs.get("vaultName")
@@ -172,6 +181,12 @@ def check_web_app(inputs: Mapping[str, Any]) -> Iterator[Violation]:
     memory = config.get("scaleAndConcurrency", {}).get("instanceMemoryMB")
     if memory not in FLEX_INSTANCE_MEMORY_MB:
         yield Violation("BadRequest", f"instanceMemoryMB {memory} is not supported; use 2048 or 4096")
+    # "the lowest maximum instance count value is 1, and the highest supported ... is 1000" (event-driven scaling)
+    maximum = config.get("scaleAndConcurrency", {}).get("maximumInstanceCount")
+    if maximum is not None and not (
+        isinstance(maximum, int) and FLEX_INSTANCE_COUNT[0] <= maximum <= FLEX_INSTANCE_COUNT[1]
+    ):
+        yield Violation("BadRequest", f"maximumInstanceCount {maximum!r} must be between 1 and 1000")
     runtime = config.get("runtime", {})
     if runtime.get("name") == "python" and runtime.get("version") not in FLEX_PYTHON_CATALOG:
         yield Violation(
@@ -246,6 +261,7 @@ RULES: dict[str, Callable[[Mapping[str, Any]], Iterator[Violation]]] = {
     "azure-native:resources:ResourceGroup": check_resource_group,
     "azure-native:storage:StorageAccount": check_storage_account,
     "azure-native:storage:BlobContainer": check_container,
+    "azure-native:storage:Queue": check_queue,
     "azure-native:keyvault:Vault": check_vault,
     "azure-native:web:AppServicePlan": check_plan,
     "azure-native:web:WebApp": check_web_app,
@@ -353,10 +369,16 @@ class ArmMocks(pulumi.runtime.Mocks):
             resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{azure_name}"
         elif args.typ == "azure-native:storage:StorageAccount":
             resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{azure_name}"  # noqa: E501
-            state["primaryEndpoints"] = {"blob": f"https://{azure_name}.blob.core.windows.net/"}
+            state["primaryEndpoints"] = {
+                "blob": f"https://{azure_name}.blob.core.windows.net/",
+                "queue": f"https://{azure_name}.queue.core.windows.net/",
+            }
         elif args.typ == "azure-native:storage:BlobContainer":
             account = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}"  # noqa: E501
             resource_id = f"{account}/blobServices/default/containers/{azure_name}"
+        elif args.typ == "azure-native:storage:Queue":
+            account = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}"  # noqa: E501
+            resource_id = f"{account}/queueServices/default/queues/{azure_name}"
         elif args.typ == "azure-native:web:WebApp":
             # a unique default host name, as new apps get: the SCM host cannot be guessed from the app's name
             host = f"{azure_name}-b6cqg2frgqcxgub4.{self.location}-01.azurewebsites.net"

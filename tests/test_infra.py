@@ -39,7 +39,7 @@ from arm_standin import (
     Registered,
     check_web_app,
 )
-from kql import REQUESTS_SCHEMA, diagnostics
+from kql import REQUESTS_SCHEMA, TRACES_SCHEMA, diagnostics
 from pulumi.runtime.settings import _get_rpc_manager
 
 from azure_deploy.http import DeploymentError
@@ -66,6 +66,9 @@ ROLE_IDS = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "Storage Queue Data Reader": "19e7f393-937e-4f77-808e-94535e297925",
+    "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+    "Storage Queue Data Message Sender": "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a",
 }
 #: the Pulumi type of each kind of Azure resource, as the README names them
 ARM_TYPES = {
@@ -73,6 +76,7 @@ ARM_TYPES = {
     "azure-native:storage:StorageAccount": "Microsoft.Storage/storageAccounts",
     "azure-native:storage:BlobServiceProperties": "Microsoft.Storage/storageAccounts/blobServices",
     "azure-native:storage:BlobContainer": "Microsoft.Storage/storageAccounts/blobServices/containers",
+    "azure-native:storage:Queue": "Microsoft.Storage/storageAccounts/queueServices/queues",
     "azure-native:storage:ManagementPolicy": "Microsoft.Storage/storageAccounts/managementPolicies",
     "azure-native:keyvault:Vault": "Microsoft.KeyVault/vaults",
     "azure-native:web:AppServicePlan": "Microsoft.Web/serverfarms",
@@ -265,6 +269,10 @@ def test_the_stand_in_refuses_the_sdks_default_principal_type_for_a_service_prin
         ),
         ({"functionAppConfig": {"scaleAndConcurrency": {"instanceMemoryMB": 512}}}, "instanceMemoryMB 512"),
         ({"functionAppConfig": {"runtime": {"name": "python", "version": "3.9"}}}, "never starts"),
+        (
+            {"functionAppConfig": {"scaleAndConcurrency": {"instanceMemoryMB": 2048, "maximumInstanceCount": 0}}},
+            "maximumInstanceCount 0 must be between 1 and 1000",
+        ),
         ({"name": "-spotify"}, "InvalidResourceName"),
     ],
 )
@@ -333,8 +341,14 @@ def fulfils(resource: Registered, row: dict[str, str], deployment: Deployment) -
             actual = lookup(resource.inputs, "roleDefinitionId")
             expected = definition(str(expected))
         elif key == "scope":
-            scopes = {"snapshots' container": "/containers/spotify", "host's account": "spotifyhost"}
-            actual, expected = scopes[str(expected)] in resource.inputs["scope"], True
+            scope = resource.inputs["scope"]
+            actual = {
+                "snapshots' container": scope.endswith("/containers/spotify"),
+                "host's account": re.search(r"/storageAccounts/spotifyhost[0-9a-f]{8}$", scope) is not None,
+                "export queue": scope.endswith("/queues/spotify-exports"),
+                "poison queue": scope.endswith("/queues/spotify-exports-poison"),
+            }[str(expected)]
+            expected = True
         elif key == "principal":
             actual = resource.inputs["principalId"]
             expected = {"the app": APP_PRINCIPAL, "the deployer": DEPLOYER}[str(expected)]
@@ -388,10 +402,20 @@ def test_snapshots_stay_recoverable_for_30_days_and_the_hosts_account_keeps_no_v
 
 def test_snapshots_and_the_package_live_in_separate_accounts(deployment: Deployment) -> None:
     containers = {c.azure_name: c.inputs for c in deployment.all("azure-native:storage:BlobContainer")}
-    assert set(containers) == {"spotify", "deployments"}
+    assert set(containers) == {"spotify", "deployments", "export-locks"}
     assert containers["spotify"]["accountName"] == deployment.account("snapshots").azure_name
     assert containers["deployments"]["accountName"] == deployment.account("host").azure_name
+    assert containers["export-locks"]["accountName"] == deployment.account("host").azure_name
     assert {c["publicAccess"] for c in containers.values()} == {"None"}
+
+
+def test_the_export_queue_and_its_poison_queue_are_in_the_hosts_account(deployment: Deployment) -> None:
+    """Named as the function app's triggers bind them, and made beforehand: the runtime then only sends."""
+    from spotify_exporter.export_queue import POISON_QUEUE_NAME, QUEUE_NAME
+
+    queues = {q.azure_name: q.inputs for q in deployment.all("azure-native:storage:Queue")}
+    assert set(queues) == {QUEUE_NAME, POISON_QUEUE_NAME} == {"spotify-exports", "spotify-exports-poison"}
+    assert {q["accountName"] for q in queues.values()} == {deployment.account("host").azure_name}
 
 
 def test_no_lifecycle_rule_unless_snapshot_retention_is_configured(deployment: Deployment) -> None:
@@ -425,7 +449,8 @@ def test_function_app_runs_python_on_flex_with_its_own_identity(deployment: Depl
     assert app["httpsOnly"] is True
     config = app["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "3.12"}
-    assert config["scaleAndConcurrency"] == {"instanceMemoryMB": 2048}
+    # one instance: every account shares one Spotify rate limit (the export also holds a blob lease)
+    assert config["scaleAndConcurrency"] == {"instanceMemoryMB": 2048, "maximumInstanceCount": 1}
 
 
 def test_site_config_carries_only_what_flex_consumption_accepts(deployment: Deployment) -> None:
@@ -447,15 +472,25 @@ def test_code_is_stored_in_the_hosts_deployments_container_by_identity(deploymen
 
 def test_app_settings_name_the_created_vault_accounts_and_container(deployment: Deployment) -> None:
     snapshots = deployment.account("snapshots").azure_name
+    host = deployment.account("host").azure_name
     assert app_settings(deployment) == {
-        "AzureWebJobsStorage__accountName": deployment.account("host").azure_name,
+        "AzureWebJobsStorage__accountName": host,
         "APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING,
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",
         "KEY_VAULT_NAME": deployment.one("azure-native:keyvault:Vault").azure_name,
         "EXPORT_SCHEDULE": "0 0 0 * * Sun",
         "SNAPSHOT_ACCOUNT_URL": f"https://{snapshots}.blob.core.windows.net",
         "SNAPSHOT_CONTAINER": "spotify",
+        "EXPORT_ACCOUNTS": "default",
+        # an identity-based connection: a service URI, no key (EXPORT_QUEUE is the triggers' connection)
+        "EXPORT_QUEUE__queueServiceUri": f"https://{host}.queue.core.windows.net",
+        "EXPORT_LOCK_URL": f"https://{host}.blob.core.windows.net/export-locks/spotify-api",
     }
+
+
+def test_the_accounts_of_a_household_reach_the_app(package: Path) -> None:
+    deployment = run_program(stack_config(package, accounts='["default", "Jane", "max"]'))
+    assert app_settings(deployment)["EXPORT_ACCOUNTS"] == "default,jane,max"
 
 
 def test_the_connection_string_setting_is_sent_as_a_secret(deployment: Deployment) -> None:
@@ -468,7 +503,7 @@ def test_configured_schedule_python_and_memory_reach_the_app(package: Path) -> N
     app = deployment.one("azure-native:web:WebApp").inputs
     assert app_settings(deployment)["EXPORT_SCHEDULE"] == "0 30 2 * * Mon"
     assert app["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
-    assert app["functionAppConfig"]["scaleAndConcurrency"] == {"instanceMemoryMB": 4096}
+    assert app["functionAppConfig"]["scaleAndConcurrency"] == {"instanceMemoryMB": 4096, "maximumInstanceCount": 1}
     assert deployment.exports["pythonVersion"] == "3.11"
 
 
@@ -506,15 +541,25 @@ def test_the_app_gets_exactly_the_roles_its_host_exporter_and_telemetry_need(dep
     host = deployment.account("host").id
     container = deployment.one("azure-native:storage:BlobContainer", "snapshots").id
     insights = deployment.one("azure-native:applicationinsights:Component").id
+    queues = [deployment.one("azure-native:storage:Queue", name).id for name in ("export-queue", "poison-queue")]
     granted = {
         (a["scope"], a["roleDefinitionId"]) for a in assignments(deployment) if a["principalId"] == APP_PRINCIPAL
     }
+    # the queue trigger's roles (Microsoft: "Storage Queue Data Reader, Storage Queue Data Message
+    # Processor"), and Sender: resumes, a message put back, and the runtime's move to the poison queue
+    queue_roles = (
+        "Storage Queue Data Reader",
+        "Storage Queue Data Message Processor",
+        "Storage Queue Data Message Sender",
+    )
     assert granted == {
         (host, definition("Storage Blob Data Owner")),
         (host, definition("Storage Table Data Contributor")),
         (container, definition("Storage Blob Data Contributor")),
         (insights, definition("Monitoring Metrics Publisher")),
+        *((queue, definition(role)) for queue in queues for role in queue_roles),
     }
+    assert queues[0].endswith("/queueServices/default/queues/spotify-exports")
     assert container.endswith("/blobServices/default/containers/spotify")
     assert deployment.account("snapshots").id not in {scope for scope, _ in granted}  # never the whole account
     for assignment in assignments(deployment):
@@ -523,10 +568,21 @@ def test_the_app_gets_exactly_the_roles_its_host_exporter_and_telemetry_need(dep
 
 
 def test_the_deployer_may_read_and_restore_snapshots_whatever_kind_of_principal_it_is(deployment: Deployment) -> None:
-    (mine,) = [a for a in assignments(deployment) if a["principalId"] == DEPLOYER]
-    assert mine["scope"] == deployment.one("azure-native:storage:BlobContainer", "snapshots").id
-    assert mine["roleDefinitionId"] == definition("Storage Blob Data Contributor")
-    assert "principalType" not in mine  # a user or a service principal: ARM finds out
+    mine = {(a["scope"], a["roleDefinitionId"]) for a in assignments(deployment) if a["principalId"] == DEPLOYER}
+    assert mine == {
+        (
+            deployment.one("azure-native:storage:BlobContainer", "snapshots").id,
+            definition("Storage Blob Data Contributor"),
+        ),
+        # `make trigger` queues its requests: send, nothing else (it reads no message)
+        (
+            deployment.one("azure-native:storage:Queue", "export-queue").id,
+            definition("Storage Queue Data Message Sender"),
+        ),
+    }
+    for assignment in assignments(deployment):
+        if assignment["principalId"] == DEPLOYER:
+            assert "principalType" not in assignment  # a user or a service principal: ARM finds out
 
 
 def test_role_assignment_names_are_fixed_by_scope_role_and_principal(deployment: Deployment) -> None:
@@ -541,6 +597,9 @@ def test_role_ids_are_the_built_in_roles() -> None:
     assert ROLE_IDS["Storage Blob Data Contributor"] == roles.STORAGE_BLOB_DATA_CONTRIBUTOR
     assert ROLE_IDS["Storage Table Data Contributor"] == roles.STORAGE_TABLE_DATA_CONTRIBUTOR
     assert ROLE_IDS["Monitoring Metrics Publisher"] == roles.MONITORING_METRICS_PUBLISHER
+    assert ROLE_IDS["Storage Queue Data Reader"] == roles.STORAGE_QUEUE_DATA_READER
+    assert ROLE_IDS["Storage Queue Data Message Processor"] == roles.STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR
+    assert ROLE_IDS["Storage Queue Data Message Sender"] == roles.STORAGE_QUEUE_DATA_MESSAGE_SENDER
 
 
 # --- monitoring ----------------------------------------------------------------------------------------
@@ -575,7 +634,8 @@ def test_a_failed_export_alerts_once_when_its_row_arrives_however_long_it_ran(de
     assert (rule["evaluationFrequency"], rule["windowSize"], rule["autoMitigate"]) == ("PT1H", "PT3H", False)
     (condition,) = rule["criteria"]["allOf"]
     assert condition["query"] == (
-        'requests | where name == "weekly_export" and tostring(success) =~ "false" | where ingestion_time() > ago(60m)'
+        'requests | where name in ("weekly_export", "export_account") and tostring(success) =~ "false" '
+        "| where ingestion_time() > ago(60m)"
     )
     assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
     # the window covers the longest run (host.json's functionTimeout) plus a frequency: no row arrives unseen
@@ -588,7 +648,10 @@ def test_no_successful_export_for_the_schedules_period_plus_a_margin_alerts(depl
     rule = alert(deployment, "export-missed")
     assert (rule["evaluationFrequency"], rule["windowSize"], rule["autoMitigate"]) == ("PT1H", "P2D", True)
     (condition,) = rule["criteria"]["allOf"]
-    assert condition["query"] == 'requests | where name == "weekly_export" and tostring(success) =~ "true"'
+    # a complete snapshot, of any account: the summary line export_account logs (scheduled.py)
+    assert condition["query"] == (
+        'traces | where message startswith "spotify export finished" and message contains \'"status": "complete"\''
+    )
     assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "LessThan", 1)
     # four windows of two days with no success each: eight days, a week's schedule plus a day
     assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 4, "minFailingPeriodsToAlert": 4}
@@ -607,21 +670,37 @@ def test_the_missed_export_window_follows_the_schedule(package: Path, schedule: 
     assert gap + 3 * 3600 <= span < gap + 3 * 3600 + 24 * 3600
 
 
-def test_a_schedule_too_sparse_for_a_log_alert_gets_only_the_failure_alert(package: Path) -> None:
+def test_a_request_given_up_on_alerts_once_when_its_line_arrives(deployment: Deployment) -> None:
+    from spotify_exporter.scheduled import GAVE_UP
+
+    rule = alert(deployment, "export-gave-up")
+    assert (rule["evaluationFrequency"], rule["windowSize"], rule["autoMitigate"]) == ("PT1H", "PT3H", False)
+    (condition,) = rule["criteria"]["allOf"]
+    assert (
+        condition["query"]
+        == (f'traces | where message startswith "{GAVE_UP}" | where ingestion_time() > ago(60m)')
+        == 'traces | where message startswith "spotify export gave up" | where ingestion_time() > ago(60m)'
+    )
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+
+
+def test_a_schedule_too_sparse_for_a_log_alert_gets_only_the_failure_alerts(package: Path) -> None:
     deployment = run_program(stack_config(package, exportSchedule="0 0 0 1 * *"))
-    assert [r.name for r in deployment.all("azure-native:monitor:ScheduledQueryRule")] == ["export-failed"]
+    rules = [r.name for r in deployment.all("azure-native:monitor:ScheduledQueryRule")]
+    assert rules == ["export-failed", "export-gave-up"]
 
 
 @pytest.mark.parametrize("success_type", ["bool", "string"])
 def test_the_alert_queries_are_valid_kql_whether_success_is_a_bool_or_a_string(
     deployment: Deployment, success_type: str
 ) -> None:
-    """Checked by Microsoft's Kusto language service (tests/kql), against Application Insights' requests table."""
-    schema = {"requests": {**REQUESTS_SCHEMA, "success": success_type}}
+    """Checked by Microsoft's Kusto language service (tests/kql), against Application Insights' tables."""
+    schema = {"requests": {**REQUESTS_SCHEMA, "success": success_type}, "traces": TRACES_SCHEMA}
     for rule in deployment.all("azure-native:monitor:ScheduledQueryRule"):
         for condition in rule.inputs["criteria"]["allOf"]:
             assert diagnostics(condition["query"], schema) == []
-            assert "tostring(success) =~" in condition["query"]
+            if condition["query"].startswith("requests"):
+                assert "tostring(success) =~" in condition["query"]
     assert diagnostics('requests | where nme == "weekly_export"', schema)  # the parser does find mistakes
 
 
@@ -647,6 +726,7 @@ def test_stack_outputs_name_what_make_deploy_and_make_trigger_need(deployment: D
         "spotifyContainerUrl": f"https://{snapshots}.blob.core.windows.net/spotify",
         "hostStorageAccountName": host,
         "deploymentContainerUrl": f"https://{host}.blob.core.windows.net/deployments",
+        "exportQueueUrl": f"https://{host}.queue.core.windows.net/spotify-exports",
         "packageSha256": deployment.one("pulumi-python:dynamic:Resource").inputs["package_sha256"],
     }
 
@@ -864,6 +944,9 @@ def test_the_python_versions_offered_are_exactly_those_with_a_lock() -> None:
         ("snapshotRetentionDays", "a month", ""),
         ("instanceMemoryMb", "512", "2048, 4096"),
         ("packagePath", "/no/such/function-app.zip", "no such file"),
+        ("accounts", '["default", "Jane Doe"]', "is not an account alias"),
+        ("accounts", '"jane"', "a list of account aliases"),
+        ("accounts", '["a", "b", "c", "d", "e", "f"]', "admits 5 users"),
     ],
 )
 def test_an_invalid_setting_fails_with_its_key(key: str, value: str, reason: str) -> None:
@@ -903,8 +986,11 @@ def test_project_runs_infra_with_the_project_venv() -> None:
 
 
 def test_the_example_stack_configuration_deploys(package: Path) -> None:
-    example: dict[str, str] = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.example.yaml").read_text())["config"]
+    # the CLI hands structured values (a list) to the program as JSON text
+    example = {key: value if isinstance(value, str) else json.dumps(value) for key, value in loaded.items()}
     settings = settings_from(example)
+    assert settings.accounts == ("default",)
     assert (settings.location, settings.alert_email, settings.export_schedule) == (
         "westeurope",
         "you@example.com",

@@ -31,6 +31,15 @@ REQUESTS_SCHEMA: Mapping[str, str] = {
     "cloud_RoleInstance": "string", "appId": "string", "appName": "string", "iKey": "string",
     "sdkVersion": "string", "itemId": "string", "itemCount": "int", "source": "string",
 }  # fmt: skip
+#: Application Insights' classic ``traces`` table: what the functions log
+#: (https://learn.microsoft.com/azure/azure-monitor/app/data-model-complete#trace).
+TRACES_SCHEMA: Mapping[str, str] = {
+    "timestamp": "datetime", "message": "string", "severityLevel": "int", "itemType": "string",
+    "customDimensions": "dynamic", "customMeasurements": "dynamic", "operation_Name": "string",
+    "operation_Id": "string", "operation_ParentId": "string", "cloud_RoleName": "string",
+    "cloud_RoleInstance": "string", "appId": "string", "appName": "string", "iKey": "string",
+    "sdkVersion": "string", "itemId": "string", "itemCount": "int",
+}  # fmt: skip
 
 
 class KustoUnavailable(RuntimeError):
@@ -55,6 +64,7 @@ def _diagnose(request: str) -> tuple[tuple[str, ...], ...]:
 
 def diagnostics(query: str, tables: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
     """The parser's errors and warnings for ``query`` (empty when it is valid KQL for ``tables``)."""
-    schema = {"requests": dict(REQUESTS_SCHEMA)} if tables is None else {k: dict(v) for k, v in tables.items()}
+    default = {"requests": REQUESTS_SCHEMA, "traces": TRACES_SCHEMA}
+    schema = {k: dict(v) for k, v in (default if tables is None else tables).items()}
     request = json.dumps({"tables": schema, "queries": [query]}, sort_keys=True)
     return list(_diagnose(request)[0])
