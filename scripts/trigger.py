@@ -1,16 +1,18 @@
-"""`make trigger`: run the weekly export in Azure now and wait for its snapshot.
+"""`make trigger`: run an export in Azure now, of every account or of ``--account ALIAS``, and wait
+for the snapshots.
 
-The function app's master key is fetched through Azure Resource Manager with your Entra
-sign-in (:func:`azure_deploy.credentials.deploy_credential`: ``az login``, ``AZURE_*`` or
-Pulumi's ``ARM_*``), used once for the host's admin endpoint that runs a timer function on
-demand, and never printed or stored. Then the snapshot container is watched until a new
-``manifest.json`` appears (it is written last), and its summary is printed. Exit status 0
-complete, 2 partial, 1 failed or timed out. Reading the container needs a data role:
-`pulumi up` gives the deployer Storage Blob Data Contributor on it.
+It puts one export request per account on the app's queue ``spotify-exports``, exactly what the
+weekly timer puts there, signed in with your Entra login
+(:func:`azure_deploy.credentials.deploy_credential`: ``az login``, ``AZURE_*`` or Pulumi's
+``ARM_*``; `pulumi up` gives the deployer *Storage Queue Data Message Sender* on that queue). No
+key is fetched and the app's host is not called: the queue trigger picks the requests up, one
+export at a time. Then the snapshot container is watched until a new ``manifest.json`` (written
+last) appears for each request, and their summaries are printed. Exit status 0 when all are
+complete, 2 when one is partial (a ban resumes on its own later), 1 failed or timed out. Reading
+the container needs a data role: `pulumi up` gives the deployer Storage Blob Data Contributor on it.
 
-Names default to the Pulumi stack outputs (``subscriptionId``, ``resourceGroupName``,
-``functionAppName``, ``spotifyContainerUrl``) when the Pulumi CLI is installed; the
-subscription also comes from ``AZURE_SUBSCRIPTION_ID`` or ``ARM_SUBSCRIPTION_ID``.
+The queue, the container and the accounts default to the Pulumi stack outputs
+(``exportQueueUrl``, ``spotifyContainerUrl``, ``exportAccounts``) when the Pulumi CLI is installed.
 """
 
 from __future__ import annotations
@@ -19,26 +21,27 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from azure_deploy.arm import ARM_URL, ResourceManager
 from azure_deploy.credentials import deploy_credential
-from azure_deploy.http import GATEWAY_STATUSES, DeploymentError, HttpClient, Patience, require_https
-from azure_deploy.stack import StackError, output_or_flag, stack_outputs, subscription_of
-from spotify_exporter.errors import ExporterError
+from azure_deploy.http import DeploymentError, HttpClient
+from azure_deploy.stack import StackError, output_or_flag, stack_outputs
+from spotify_exporter.accounts import DEFAULT_ACCOUNT, check_alias, parse_accounts
+from spotify_exporter.errors import ConfigError, ExporterError
+from spotify_exporter.export_queue import ExportQueue, ExportRequest
 from spotify_exporter.stores.blob import BlobStore
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-FUNCTION_NAME = "weekly_export"
 MANIFEST = "manifest.json"
 FOLDER_TIME_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
 #: a snapshot counts as ours if it started no earlier than this before the trigger (clock skew)
 CLOCK_SKEW = timedelta(minutes=2)
+#: how long one account's export may take: the function's timeout (host.json), plus the queue's polling
+TIMEOUT_PER_ACCOUNT_S = 65 * 60.0
 EXIT_CODES = {"complete": 0, "partial": 2}
 
 
@@ -48,30 +51,6 @@ class TriggerError(Exception):
 
 def _say(line: str) -> None:
     print(f"trigger: {line}", flush=True)
-
-
-#: the function host of a Flex Consumption app starts on demand: its front end answers 502/503/504 meanwhile
-HOST_WARMUP = Patience(attempts=1000, seconds=120.0, notice="the function app is starting")
-
-
-def start_function(http: HttpClient, app_url: str, master_key: str, function: str = FUNCTION_NAME) -> None:
-    """``POST /admin/functions/<name>``: the host queues a run of a non-HTTP function and answers 202."""
-    response = http.send(
-        "POST",
-        f"{require_https(app_url, 'function app')}/admin/functions/{quote(function, safe='')}",
-        data=json.dumps({"input": ""}).encode(),
-        headers={"x-functions-key": master_key, "Content-Type": "application/json"},
-        what="the function app",
-        retry_statuses=GATEWAY_STATUSES,  # the host is starting: the run was not queued
-        retry_read_timeouts=False,
-        patience=HOST_WARMUP,
-    )
-    if response.status_code == 404:
-        raise TriggerError(f"the function app has no function {function}; deploy the code first (`make deploy`)")
-    if response.status_code in (401, 403):
-        raise TriggerError(f"the function app refused its master key (HTTP {response.status_code}); try again")
-    if response.status_code not in (200, 202, 204):
-        raise TriggerError(f"the function app answered HTTP {response.status_code} to the run request")
 
 
 def manifests(store: BlobStore) -> set[str]:
@@ -86,29 +65,37 @@ def _started_at(manifest_path: str) -> datetime | None:
         return None
 
 
-def wait_for_snapshot(
+def wait_for_snapshots(
     store: BlobStore,
     before: set[str],
     triggered_at: datetime,
+    count: int,
     timeout_s: float,
     poll_interval_s: float,
+    on_snapshot: Callable[[str, dict[str, Any]], None],
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> tuple[str, dict[str, Any]]:
-    """The first manifest that was not there ``before`` and started after the trigger, and its content."""
+) -> list[dict[str, Any]]:
+    """The manifests of ``count`` snapshots that were not there ``before`` and started after the
+    trigger, each handed to ``on_snapshot`` as it appears."""
     deadline = clock() + timeout_s
+    found: dict[str, dict[str, Any]] = {}
     while True:
-        for path in sorted(manifests(store) - before, reverse=True):
+        for path in sorted(manifests(store) - before - set(found)):
             started = _started_at(path)
             if started is not None and started >= triggered_at.replace(microsecond=0) - CLOCK_SKEW:
                 with store.open_read(path) as stream:
                     document = json.load(stream)
-                return path, document if isinstance(document, dict) else {}
+                found[path] = document if isinstance(document, dict) else {}
+                on_snapshot(path, found[path])
+        if len(found) >= count:
+            return list(found.values())
         remaining = deadline - clock()
         if remaining <= 0:
             raise TriggerError(
-                f"no new snapshot in {store.location} within {timeout_s:.0f} s; the run may still be going or "
-                "have failed: check the function's invocations in Application Insights"
+                f"{len(found)} of {count} new snapshot(s) in {store.location} within {timeout_s:.0f} s; the exports "
+                "may still be going (one account at a time) or have failed: check export_account's invocations "
+                "in Application Insights"
             )
         sleep(min(poll_interval_s, remaining))
 
@@ -135,17 +122,30 @@ def summary(path: str, location: str, manifest: dict[str, Any]) -> list[str]:
     return lines
 
 
+def accounts_to_export(flags: Sequence[str], outputs: dict[str, Any] | None) -> tuple[str, ...]:
+    """``--account`` (repeatable), else the stack output ``exportAccounts``, else the default account."""
+    if flags:
+        return tuple(dict.fromkeys(check_alias(alias) for alias in flags))
+    listed = (outputs or {}).get("exportAccounts")
+    if isinstance(listed, list) and listed:
+        return parse_accounts(json.dumps(listed))
+    return (DEFAULT_ACCOUNT,)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trigger", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--subscription", help="subscription id (default: stack output subscriptionId)")
-    parser.add_argument("--resource-group", help="resource group (default: stack output resourceGroupName)")
-    parser.add_argument("--app", help="function app name (default: stack output functionAppName)")
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="ALIAS",
+        help="export this account (repeatable; default: every account of the stack output exportAccounts)",
+    )
+    parser.add_argument("--queue-url", help="the export queue's URL (default: stack output exportQueueUrl)")
     parser.add_argument("--container-url", help="snapshot container URL (default: stack output spotifyContainerUrl)")
     parser.add_argument("--stack", help="Pulumi stack to read outputs from (default: the selected one)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the snapshot (1800)")
+    parser.add_argument("--timeout", type=float, help="seconds to wait for the snapshots (65 minutes per account)")
     parser.add_argument("--poll-interval", type=float, default=15, help="seconds between looks (15)")
-    parser.add_argument("--arm-url", default=ARM_URL, help=argparse.SUPPRESS)
-    parser.add_argument("--app-url", help=argparse.SUPPRESS)
     return parser
 
 
@@ -155,43 +155,50 @@ def main(
     args = _parser().parse_args(argv)
     http = http or HttpClient(say=_say)
     try:
-        given = (args.subscription, args.resource_group, args.app, args.container_url)
-        outputs = None if all(given) else stack_outputs(args.stack)
-        subscription = subscription_of(args.subscription, outputs)
-        if not subscription:
-            raise StackError(
-                "give --subscription (or set AZURE_SUBSCRIPTION_ID, or install the Pulumi CLI to read the stack "
-                "output subscriptionId)"
-            )
-        resource_group = output_or_flag(args.resource_group, "resourceGroupName", "--resource-group", outputs)
-        app = output_or_flag(args.app, "functionAppName", "--app", outputs)
+        outputs = None if (args.queue_url and args.container_url and args.account) else stack_outputs(args.stack)
+        queue_url = output_or_flag(args.queue_url, "exportQueueUrl", "--queue-url", outputs)
         container_url = output_or_flag(args.container_url, "spotifyContainerUrl", "--container-url", outputs)
-    except StackError as exc:
+        accounts = accounts_to_export(args.account, outputs)
+    except (StackError, ConfigError) as exc:
         print(f"trigger: {exc}", file=sys.stderr)
         return 1
-
-    master_key = ""
+    service_url, _, queue_name = queue_url.rstrip("/").rpartition("/")
     try:
         credential = credential or deploy_credential()
         store = BlobStore.from_url(container_url, credential=credential)
-        _say(f"fetching the master key of {app} from Azure Resource Manager")
-        arm = ResourceManager.signed_in(http, credential, subscription, resource_group, app, args.arm_url)
-        app_url = args.app_url or arm.site().app_url
-        master_key = arm.master_key()
+        queue = ExportQueue.from_url(service_url, queue_name, credential)
         before = manifests(store)
+
+        def show(path: str, manifest: dict[str, Any]) -> None:
+            for line in summary(path, store.location, manifest):
+                _say(line)
+
         triggered_at = datetime.now(UTC)
-        start_function(http, app_url, master_key)
-        _say(f"{FUNCTION_NAME} started on {app_url} at {triggered_at:%H:%M:%S} UTC; waiting for its snapshot")
-        path, manifest = wait_for_snapshot(
-            store, before, triggered_at, args.timeout, args.poll_interval, sleep=http.sleep, clock=http.clock
+        for alias in accounts:
+            queue.send(ExportRequest(alias, "manual", triggered_at.replace(microsecond=0)))
+        _say(
+            f"queued the export of {', '.join(accounts)} on {queue_name} at {triggered_at:%H:%M:%S} UTC; "
+            "waiting for the snapshots (one account at a time)"
         )
+        statuses = [
+            str(manifest.get("status"))
+            for manifest in wait_for_snapshots(
+                store,
+                before,
+                triggered_at,
+                len(accounts),
+                args.timeout or TIMEOUT_PER_ACCOUNT_S * len(accounts),
+                args.poll_interval,
+                show,
+                sleep=http.sleep,
+                clock=http.clock,
+            )
+        ]
     except (DeploymentError, TriggerError, ExporterError) as exc:
-        message = str(exc).replace(master_key, "***") if master_key else str(exc)
-        print(f"trigger: {message}", file=sys.stderr)
+        print(f"trigger: {exc}", file=sys.stderr)
         return 1
-    for line in summary(path, store.location, manifest):
-        _say(line)
-    return EXIT_CODES.get(str(manifest.get("status")), 1)
+    codes = {EXIT_CODES.get(status, 1) for status in statuses}
+    return 1 if 1 in codes else max(codes)
 
 
 if __name__ == "__main__":

@@ -20,11 +20,9 @@ real ``requests`` code runs, TLS verification included:
   end (:attr:`AzureStandIn.cold_until`). Both use the stand-in's clock, which tests share with
   the client so minutes pass without sleeping.
 * **Azure Resource Manager**: ``GET .../Microsoft.Web/sites/{app}`` (host names in
-  ``hostNameSslStates``, the Python runtime in ``functionAppConfig``) and
-  ``POST .../sites/{app}/host/default/listkeys`` (``masterKey``).
-* **The function app**: ``POST /admin/functions/{name}`` with ``x-functions-key: <master key>``
-  answers 202 and runs :attr:`AzureStandIn.on_trigger` in the background, as the host queues
-  the invocation.
+  ``hostNameSslStates``, the Python runtime in ``functionAppConfig``).
+* **The function app**'s own host answers 404 to everything: nothing of ours calls it (`make
+  trigger` uses the export queue), and its address is only what ARM reports.
 
 Every Entra-protected call needs ``Authorization: Bearer <token>`` from :class:`FakeCredential`
 with an accepted audience; an expired token gets 401 ``ExpiredAuthenticationToken``.
@@ -34,7 +32,6 @@ from __future__ import annotations
 
 import io
 import json
-import secrets
 import threading
 import time
 import uuid
@@ -209,7 +206,6 @@ class AzureStandIn:
         app_name: str = "spotify-exporter-func",
         subscription: str = "00000000-1111-2222-3333-444444444444",
         resource_group: str = "rg-spotify",
-        functions: Iterable[str] = ("weekly_export",),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ca = ca
@@ -217,8 +213,6 @@ class AzureStandIn:
         self.app_name = app_name
         self.subscription = subscription
         self.resource_group = resource_group
-        self.functions = set(functions)
-        self.master_key = secrets.token_urlsafe(40)
         self.clock = clock
         self.python_version = "3.12"
         self.script = DeploymentScript()
@@ -232,10 +226,6 @@ class AzureStandIn:
         self.publish_failures = 0
         #: 403 for every Entra-protected call, as for a principal without a role on the app
         self.deny_all = False
-        #: what the function app runs when its admin endpoint is called (after answering 202)
-        self.on_trigger: Callable[[], object] | None = None
-        self.trigger_errors: list[BaseException] = []
-        self._trigger_threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._servers: dict[str, BaseWSGIServer] = {}
         self._threads: list[threading.Thread] = []
@@ -255,18 +245,12 @@ class AzureStandIn:
         return self
 
     def stop(self) -> None:
-        for thread in self._trigger_threads:
-            thread.join(timeout=60)
         for server in self._servers.values():
             server.shutdown()
             server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers = {}
-
-    def wait_for_triggers(self, timeout: float = 60) -> None:
-        for thread in self._trigger_threads:
-            thread.join(timeout=timeout)
 
     # -- addresses ----------------------------------------------------------------------------
 
@@ -459,15 +443,6 @@ class AzureStandIn:
         site = self.site_id.lower()
         if path.lower() == site and request.method == "GET":
             return _json(200, self._site())
-        if path.lower() == site + "/host/default/listkeys" and request.method == "POST":
-            return _json(
-                200,
-                {
-                    "masterKey": self.master_key,
-                    "functionKeys": {"default": secrets.token_urlsafe(30)},
-                    "systemKeys": {},
-                },
-            )
         if path.lower().startswith(f"/subscriptions/{self.subscription.lower()}/resourcegroups/"):
             name = path.split("/sites/", 1)[-1].split("/", 1)[0]
             return _error(
@@ -503,30 +478,7 @@ class AzureStandIn:
         return self._serve("app", environ, start_response, self._admin)
 
     def _admin(self, request: Request) -> Response:
-        parts = [p for p in request.path.split("/") if p]
-        if parts[:2] != ["admin", "functions"] or len(parts) != 3 or request.method != "POST":
-            return Response(status=404)
-        if request.headers.get("x-functions-key") != self.master_key:
-            return Response(status=401)
-        if parts[2] not in self.functions:
-            return Response(status=404)
-        try:
-            body = json.loads(request.get_data() or b"null")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            return _error(400, "BadRequest", "The request body must be a JSON object.")
-        if self.on_trigger is not None:
-            thread = threading.Thread(target=self._run_trigger, args=(self.on_trigger,), daemon=True)
-            thread.start()
-            self._trigger_threads.append(thread)
-        return Response(status=202)
-
-    def _run_trigger(self, action: Callable[[], object]) -> None:
-        try:
-            action()
-        except BaseException as exc:  # recorded for the test; a thread's exception is otherwise lost
-            self.trigger_errors.append(exc)
+        return Response(status=404)
 
 
 # -- Microsoft Entra ID ---------------------------------------------------------------------------

@@ -1,11 +1,9 @@
-"""`make deploy` and `make trigger` against stand-ins of the SCM site, ARM, Entra ID and the function app.
+"""`make deploy` against stand-ins of the SCM site, ARM and Entra ID (`make trigger`: test_trigger.py).
 
 Publishing is followed as the Azure CLI follows it, against a stand-in that behaves as Azure has
 been seen to: a failed deployment answering 404 by id, a role assignment that takes minutes to
 apply, a cold SCM site. The client's clock and sleep are the stand-in's fake clock, so those
-minutes pass without waiting. The trigger test runs the real exporter against the Spotify
-simulator when the stand-in's admin endpoint is called, into Azurite over HTTPS, and the script
-finds that snapshot by Entra token.
+minutes pass without waiting.
 """
 
 from __future__ import annotations
@@ -17,9 +15,8 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -27,23 +24,18 @@ import azure.identity
 import msal.authority
 import pytest
 from azure_standins import AzureStandIn, DeploymentScript, EntraStandIn, FakeClock, FakeCredential, ServicePrincipal
-from azurite import Azurite
-from exporter_fixtures import export_account, write_env_file
 from keyvault_standin import HOST, LocalCA
 
 from azure_deploy import credentials, http
 from azure_deploy.http import DeploymentError, HttpClient
 from azure_deploy.package import PackageError
 from azure_deploy.publish import publish_package
-from spotify_exporter.stores.blob import BlobStore
-from spotify_simulator import SpotifySimulator
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "scripts") not in sys.path:
     sys.path.append(str(REPO / "scripts"))  # last: nothing in scripts/ may shadow an installed module
 
 deploy: ModuleType = importlib.import_module("deploy")
-trigger: ModuleType = importlib.import_module("trigger")
 
 ENTRA_VARIABLES = (
     "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
@@ -94,7 +86,7 @@ def package_zip(tmp_path: Path) -> Path:
 
 
 def _secrets_of(standin: AzureStandIn, credential: FakeCredential) -> list[str]:
-    return [standin.master_key, *credential.issued]
+    return list(credential.issued)
 
 
 @dataclass
@@ -489,160 +481,3 @@ def test_deploy_prints_pips_own_error_when_the_package_cannot_be_built(
     assert deploy.main(argv, credential=fake_credential, http=client) == 1
     assert "ERROR: No matching distribution" in capsys.readouterr().err
     assert azure_standin.deployments == []
-
-
-# -- scripts/trigger.py ------------------------------------------------------------------------
-
-
-def _trigger_argv(standin: AzureStandIn, container_url: str, *extra: str) -> list[str]:
-    return [
-        "--subscription", standin.subscription, "--resource-group", standin.resource_group, "--app", standin.app_name,
-        "--container-url", container_url, "--arm-url", standin.arm_url, "--poll-interval", "0.1", *extra,
-    ]  # fmt: skip
-
-
-def test_trigger_runs_the_export_with_the_master_key_from_arm_and_prints_the_new_snapshot(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    simulator: Callable[..., SpotifySimulator],
-    azurite_oauth: Azurite,
-    blob_container: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    sim = simulator("tiny")
-    env_file = write_env_file(tmp_path / ".env", sim)
-    writer = BlobStore.from_connection_string(azurite_oauth.connection_string, blob_container)
-    with writer.open_write("old/2020-01-01T00-00-00Z/manifest.json") as stream:  # an earlier snapshot
-        stream.write(b'{"status": "partial"}')
-    azure_standin.on_trigger = lambda: export_account(sim, writer, env_file)
-
-    container_url = f"{azurite_oauth.blob_endpoint}/{blob_container}"
-    code = trigger.main(_trigger_argv(azure_standin, container_url, "--timeout", "60"), credential=fake_credential)
-
-    out, err = capsys.readouterr()
-    assert (code, err) == (0, ""), err
-    assert azure_standin.trigger_errors == []
-    site, listkeys = azure_standin.calls_to("arm")
-    assert (site.method, site.path, site.query) == ("GET", azure_standin.site_id, {"api-version": "2023-12-01"})
-    assert (listkeys.method, listkeys.path) == ("POST", azure_standin.site_id + "/host/default/listkeys")
-    assert (
-        listkeys.bearer is not None and fake_credential.issued[listkeys.bearer]["aud"] == "https://management.azure.com"
-    )
-    (run,) = azure_standin.calls_to("app")
-    assert (run.path, run.status, run.function_key, run.bearer) == (
-        "/admin/functions/weekly_export", 202, azure_standin.master_key, None,
-    )  # fmt: skip
-    assert json.loads(run.body) == {"input": ""}
-    lines = out.splitlines()
-    snapshot_line = next(line for line in lines if line.startswith("trigger: snapshot "))
-    assert snapshot_line.endswith(": complete") and f"/{blob_container}/" in snapshot_line
-    assert "/old/" not in snapshot_line
-    rows = next(line for line in lines if line.startswith("trigger: rows: "))
-    for dataset in ("library", "playlists", "playlist_items", "albums"):
-        assert f"{dataset} {len(sim.expected_rows(dataset))}" in rows
-    assert not any(secret in out + err for secret in _secrets_of(azure_standin, fake_credential))
-
-
-def _write_manifest(store: BlobStore, status: str) -> None:
-    folder = f"jane/{datetime.now(UTC):%Y-%m-%dT%H-%M-%SZ}"
-    manifest = {
-        "status": status,
-        "datasets": {"library": {"status": "complete", "count": 3}, "playlists": {"status": "skipped", "count": 0}},
-        "requests": 7,
-        "retries": 1,
-        "warnings": ["Spotify rate-limited this app for 3600 s; run the export again after 01:00 UTC"],
-        "error": "Spotify rate-limited this app",
-    }
-    with store.open_write(f"{folder}/manifest.json") as stream:
-        stream.write(json.dumps(manifest).encode())
-
-
-def test_a_bare_trigger_after_make_up_takes_everything_from_the_stack(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    azurite_oauth: Azurite,
-    blob_container: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """Subscription, resource group, app and container all come from the stack outputs (no flags)."""
-    writer = BlobStore.from_connection_string(azurite_oauth.connection_string, blob_container)
-    azure_standin.on_trigger = lambda: _write_manifest(writer, "partial")
-    outputs = {
-        "subscriptionId": azure_standin.subscription,
-        "resourceGroupName": azure_standin.resource_group,
-        "functionAppName": azure_standin.app_name,
-        "spotifyContainerUrl": f"{azurite_oauth.blob_endpoint}/{blob_container}",
-    }
-    bin_dir = _fake_pulumi(tmp_path / "bin", outputs)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    argv = ["--arm-url", azure_standin.arm_url, "--poll-interval", "0.1"]
-    assert trigger.main(argv, credential=fake_credential) == 2
-    out = capsys.readouterr().out
-    assert "trigger: rows: library 3, playlists 0 (skipped)\n" in out
-    assert "trigger: requests: 7 (1 retries)\n" in out
-    assert "trigger: warnings: 1\ntrigger:   - Spotify rate-limited this app for 3600 s" in out
-    assert "trigger: error: Spotify rate-limited this app\n" in out
-
-
-def test_trigger_times_out_when_no_snapshot_appears(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    azurite_oauth: Azurite,
-    blob_container: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    container_url = f"{azurite_oauth.blob_endpoint}/{blob_container}"
-    argv = _trigger_argv(azure_standin, container_url, "--timeout", "0.3")
-    assert trigger.main(argv, credential=fake_credential) == 1
-    out, err = capsys.readouterr()
-    assert err.startswith("trigger: no new snapshot in ") and "within 0 s" in err
-    assert not any(secret in out + err for secret in _secrets_of(azure_standin, fake_credential))
-
-
-def test_trigger_with_an_expired_login_says_az_login_and_runs_nothing(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    azurite_oauth: Azurite,
-    blob_container: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    fake_credential.expired = True
-    container_url = f"{azurite_oauth.blob_endpoint}/{blob_container}"
-    assert trigger.main(_trigger_argv(azure_standin, container_url), credential=fake_credential) == 1
-    err = capsys.readouterr().err
-    assert "Azure Resource Manager refused the token (HTTP 401 ExpiredAuthenticationToken); run `az login`" in err
-    assert azure_standin.calls_to("app") == []
-
-
-def test_trigger_names_a_missing_app(
-    azure_standin: AzureStandIn,
-    fake_credential: FakeCredential,
-    azurite_oauth: Azurite,
-    blob_container: str,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    argv = _trigger_argv(azure_standin, f"{azurite_oauth.blob_endpoint}/{blob_container}")
-    argv[argv.index("--app") + 1] = "no-such-app"
-    assert trigger.main(argv, credential=fake_credential) == 1
-    err = capsys.readouterr().err
-    assert "the function app no-such-app in resource group rg-spotify" in err and "HTTP 404 ResourceNotFound" in err
-
-
-def test_trigger_without_a_subscription_or_pulumi_asks_for_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert trigger.main(["--app", "a"], credential=FakeCredential()) == 1
-    assert capsys.readouterr().err.startswith("trigger: give --subscription (or set AZURE_SUBSCRIPTION_ID")
-
-
-def test_trigger_takes_the_subscription_from_pulumis_arm_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", "sub-from-arm")
-    assert trigger.main(["--app", "a"], credential=FakeCredential()) == 1
-    assert "--resource-group" in capsys.readouterr().err  # past the subscription, to the next missing name

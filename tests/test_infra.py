@@ -727,6 +727,7 @@ def test_stack_outputs_name_what_make_deploy_and_make_trigger_need(deployment: D
         "hostStorageAccountName": host,
         "deploymentContainerUrl": f"https://{host}.blob.core.windows.net/deployments",
         "exportQueueUrl": f"https://{host}.queue.core.windows.net/spotify-exports",
+        "exportAccounts": ["default"],
         "packageSha256": deployment.one("pulumi-python:dynamic:Resource").inputs["package_sha256"],
     }
 

@@ -5,7 +5,8 @@
   site, as the Azure CLI reads them (``_get_host_url`` and ``_get_scm_url`` in azure-cli's
   appservice ``custom.py``). Deriving the SCM host from the app's name breaks for apps with a
   unique default host name (``app-hash.region-01.azurewebsites.net``).
-* ``POST .../host/default/listkeys``: the host's master key (``make trigger``).
+
+No key of the app is ever fetched: `make trigger` puts its requests on the export queue.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .credentials import ARM_SCOPE, LOGIN_HINT, EntraToken
 from .http import DeploymentError, HttpClient, detail, json_or_empty, require_https
 
 ARM_URL = "https://management.azure.com"
-#: Microsoft.Web api-version of both calls (Web Apps - Get, Web Apps - List Host Keys)
+#: Microsoft.Web api-version of the call (Web Apps - Get)
 WEB_API_VERSION = "2023-12-01"
 
 
@@ -117,12 +118,3 @@ class ResourceManager:
         if not app_host or not scm_host:
             raise DeploymentError(f"Azure Resource Manager gave no host names for {self.app}; is it a function app?")
         return FunctionAppSite(f"https://{app_host}", f"https://{scm_host}", runtime_version(site))
-
-    def master_key(self) -> str:
-        keys = self._call("POST", self.site_url + "/host/default/listkeys")
-        master_key = keys.get("masterKey")
-        if not isinstance(master_key, str) or not master_key:
-            raise DeploymentError(
-                f"Azure Resource Manager returned no master key for {self.app}; is the function host running?"
-            )
-        return master_key
