@@ -3,18 +3,9 @@ that run's requests in its window, so back-to-back exports of a household never 
 
 from __future__ import annotations
 
+from test_client import FakeTime
+
 from spotify_exporter.pacing import RequestPacer
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def test_a_run_that_follows_another_keeps_to_the_window_they_share() -> None:
