@@ -49,7 +49,7 @@ demo: install ## export the bundled simulator's demo account into ./backups
 export: install ## export your Spotify account into ./backups (ARGS="--blob-url ..." for Azure)
 	@$(BIN)/spotify-exporter export $(ARGS)
 
-auth: install ## authorize your Spotify account once (ARGS="--vault NAME" for Key Vault, --no-browser, --restore)
+auth: install ## authorize your Spotify account once (ARGS="--vault NAME" for Key Vault, --account ALIAS, --no-browser, --restore)
 	@$(BIN)/python scripts/auth.py $(if $(VAULT),--vault $(VAULT)) $(ARGS)
 
 bench: install ## requests, wall time and memory against the simulator
@@ -71,7 +71,7 @@ check-locks: install ## check that each lock installs for its Python on Linux x8
 deploy: install ## build the package for the app's Python and publish it (ARGS="--app NAME ...")
 	@$(BIN)/python scripts/deploy.py $(PYTHON_FLAG) $(ARGS)
 
-trigger: install ## run the export in Azure now and wait for its snapshot (names from the stack outputs)
+trigger: install ## export in Azure now and wait for the snapshots (ARGS="--account ALIAS"; names from the stack outputs)
 	@$(BIN)/python scripts/trigger.py $(ARGS)
 
 preview: install ## show what `pulumi up` would change (needs the Pulumi CLI)
