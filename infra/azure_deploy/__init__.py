@@ -8,7 +8,7 @@ the dynamic provider with that same virtualenv (``runtime.options.virtualenv`` i
 
 * :mod:`azure_deploy.package`: the function app's zip, built from an allowlist, one lock per Python.
 * :mod:`azure_deploy.publish`: "one deploy" to a Flex Consumption app, polled as the Azure CLI does.
-* :mod:`azure_deploy.arm`: the few Azure Resource Manager calls (the app's hosts, its master key).
+* :mod:`azure_deploy.arm`: the few Azure Resource Manager calls (where the app and its SCM site answer).
 * :mod:`azure_deploy.credentials`: the deployer's Entra sign-in (``AZURE_*`` and Pulumi's ``ARM_*``).
 * :mod:`azure_deploy.stack`: reading the Pulumi stack's outputs.
 * :mod:`azure_deploy.http`: requests with timeouts and retries, and the one-line errors.
