@@ -32,6 +32,7 @@ from .snapshot import (
     PROFILE_FILE,
     DatasetSink,
     SnapshotWriter,
+    cover_file,
     iso_utc,
     snapshot_folder,
 )
@@ -365,7 +366,7 @@ class Export:
             except ExporterError as error:
                 self._stop = error
                 return
-            name = f"covers/{playlist.get('id')}.jpg"
+            name = cover_file(str(playlist.get("id")))
             writer.write_bytes(name, image)
             self.covers[str(playlist.get("id"))] = name
         if failed:
