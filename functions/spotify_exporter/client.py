@@ -13,6 +13,7 @@ and the retry policy:
 
 from __future__ import annotations
 
+import math
 import queue
 import random
 import threading
@@ -38,6 +39,7 @@ from .errors import (
     ExporterError,
     ForbiddenError,
     OutOfTimeError,
+    PagingError,
     RateLimitedError,
     SpotifyRequestError,
     SpotifyServerError,
@@ -137,12 +139,60 @@ class RequestStats:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a paged collection, whatever its paging style."""
+    """One page of a paged collection, whatever its paging style.
+
+    ``items`` holds only JSON objects: elements that are not (Spotify has sent ``null``) are
+    dropped by the pager, their places on the page kept in ``skipped``."""
 
     items: list[JSON]
     total: int | None
     #: False on the last page: the collection is fully read once this page is written
     has_more: bool = False
+    #: indexes on the page, as Spotify sent it, of the elements that were not objects
+    skipped: tuple[int, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """How many elements Spotify sent on this page (``skipped`` ones included)."""
+        return len(self.items) + len(self.skipped)
+
+    def numbered(self) -> Iterator[tuple[int, JSON]]:
+        """``(index on the page, item)``: positions stay true when an element was skipped."""
+        index = 0
+        for item in self.items:
+            while index in self.skipped:
+                index += 1
+            yield index, item
+            index += 1
+
+
+class _PagingGuard:
+    """Where the pager decides whether to follow ``next``: the one place that stops a collection
+    whose links repeat, that runs past its ``total`` or that pages on with nothing in them, so no
+    answer of Spotify's can make a run loop forever. Spotify has served a ``next`` stuck at one
+    offset; once everything announced has been read such a link is the end, before that it is an
+    error for the dataset (what was read is kept)."""
+
+    def __init__(self, path: str, page_limit: int) -> None:
+        self._path = path
+        self._limit = page_limit
+        self._followed: set[str] = set()
+        self.read = 0  # elements received, objects or not
+
+    def next_url(self, link: object, total: int | None, page_size: int) -> str | None:
+        self.read += page_size
+        if not isinstance(link, str) or not link:
+            return None
+        done = total is not None and self.read >= total
+        if link in self._followed or page_size == 0:
+            if done:
+                return None
+            what = "repeated a page" if link in self._followed else "sent an empty page"
+            raise PagingError(self._path, f"{what} after {self.read} of {total if total is not None else '?'} items")
+        if total is not None and self.read > total + self._limit:
+            raise PagingError(self._path, f"went on past its total of {total} items")
+        self._followed.add(link)
+        return link
 
 
 class PageStream:
@@ -179,6 +229,8 @@ class PageStream:
     def _fetch_all(self, query: Mapping[str, str | int]) -> None:
         url: str | None = self._path
         params: Mapping[str, str | int] | None = query
+        guard = _PagingGuard(self._path, int(query.get("limit", 50)))
+        stop: PagingError | None = None
         try:
             while url:
                 if self._ready is not None:
@@ -187,13 +239,22 @@ class PageStream:
                 paging = body.get(self._container_key, {}) if self._container_key else body
                 if not isinstance(paging, dict):
                     raise SpotifyServerError(self._path, 1, "a page without its paging object")
-                next_url = paging.get("next")
-                url, params = (next_url if isinstance(next_url, str) and next_url else None), None
+                elements = paging.get("items") or []
+                if not isinstance(elements, list):
+                    raise SpotifyServerError(self._path, 1, "a page whose items are not a list")
                 total = paging.get("total")
-                items = list(paging.get("items") or [])
-                self._ready = Page(items, total if isinstance(total, int) else None, has_more=url is not None)
+                total = total if isinstance(total, int) and not isinstance(total, bool) else None
+                try:
+                    url, params = guard.next_url(paging.get("next"), total, len(elements)), None
+                except PagingError as error:  # raised to the reader after this page, which is fine
+                    stop, url = error, None
+                items = [element for element in elements if isinstance(element, dict)]
+                skipped = tuple(n for n, element in enumerate(elements) if not isinstance(element, dict))
+                self._ready = Page(items, total, has_more=url is not None or stop is not None, skipped=skipped)
             self._make_room()
             self._hand_over()
+            if stop is not None:
+                raise stop
         except _Abandoned:
             pass
         except BaseException as error:  # handed to the reader, raised there
@@ -340,7 +401,7 @@ class SpotifyClient:
                 return False
             if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
                 return not self._can_wait(error.retry_after_s)
-            transient_failures += 1  # includes a 429 without Retry-After: backed off like a 5xx
+            transient_failures += 1  # includes a 429 without a usable Retry-After: backed off like a 5xx
             return not retry_failures or transient_failures >= self.settings.max_attempts
 
         def wait(state: RetryCallState) -> float:
@@ -371,10 +432,12 @@ class SpotifyClient:
                 with attempt:
                     body = self._send(method, url, params, json_body, data, content_type)
         except _TooManyRequests as error:
-            if error.retry_after_s is None:
-                raise SpotifyServerError(path, transient_failures, "HTTP 429 without Retry-After") from None
-            retry_at = self._now() + timedelta(seconds=error.retry_after_s)
-            self._halted = RateLimitedError(retry_at, error.retry_after_s)
+            # the rate limit is the whole app's: once it outlasts our patience nothing more is sent
+            if error.retry_after_s is None:  # no usable Retry-After, and backing off did not help
+                self._halted = RateLimitedError(None, None)
+            else:
+                retry_at = self._now() + timedelta(seconds=error.retry_after_s)
+                self._halted = RateLimitedError(retry_at, error.retry_after_s)
             raise self._halted from None
         except _Transient as error:
             raise SpotifyServerError(path, transient_failures, str(error)) from None
@@ -579,18 +642,33 @@ class SpotifyClient:
         return path_or_url
 
 
+#: the longest ``Retry-After`` taken as it is; a longer one (``inf``, ``1e12``) is a ban of this length
+RETRY_AFTER_CAP_S = 7 * 86_400.0
+
+
 def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
+    """The wait a ``Retry-After`` asks for, in seconds, at most :data:`RETRY_AFTER_CAP_S`.
+
+    The retry policy's one guard against odd values: None when the header gives no usable wait
+    (absent, not a number or date, ``nan``, zero, negative, a date already past), and the request
+    then backs off exponentially for a bounded number of attempts, never retrying at once in a loop;
+    infinite or huge values become the cap, a ban that stops the run instead of overflowing a date.
+    """
     if not header:
         return None
     try:
-        return max(0.0, float(header))
+        seconds = float(header)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC with no claim about local time
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if math.isnan(seconds) or seconds <= 0:
         return None
-    return max(0.0, (when - now).total_seconds())
+    return min(seconds, RETRY_AFTER_CAP_S)
 
 
 def _error_message(response: _Answer) -> str:

@@ -37,9 +37,15 @@ class ClientRejectedError(ExporterError):
 class RateLimitedError(ExporterError):
     """Spotify asked us to wait longer than the wait budget allows."""
 
-    def __init__(self, retry_at: datetime, retry_after_s: float) -> None:
+    def __init__(self, retry_at: datetime | None, retry_after_s: float | None) -> None:
         self.retry_at = retry_at
         self.retry_after_s = retry_after_s
+        if retry_at is None or retry_after_s is None:
+            super().__init__(
+                "Spotify kept answering 429 (too many requests) without saying for how long; "
+                "run the export again in a few hours"
+            )
+            return
         super().__init__(
             f"Spotify rate-limited this app for {_human_duration(retry_after_s)}; "
             f"run the export again after {retry_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
@@ -62,6 +68,15 @@ class SpotifyServerError(ExporterError):
     def __init__(self, path: str, attempts: int, detail: str) -> None:
         self.path = path
         super().__init__(f"Spotify kept failing on {path} after {attempts} attempts ({detail}); try again later")
+
+
+class PagingError(SpotifyServerError):
+    """Spotify's pages of a collection did not end as announced (a page repeated, an empty page
+    before the end, more items than the total): the dataset stops there, what was read is kept."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        ExporterError.__init__(self, f"Spotify's paging of {path} {detail}; the items read before are kept")
 
 
 class SpotifyRequestError(ExporterError):

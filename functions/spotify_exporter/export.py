@@ -144,6 +144,7 @@ class Export:
         self.playlists_reused = 0
         self.covers: dict[str, str] = {}
         self._account_id = ""
+        self._skipped_elements: dict[str, int] = {}
 
     def run(self) -> ExportResult:
         try:
@@ -173,6 +174,12 @@ class Export:
         status = (
             "complete" if all(o.status in ("complete", "unavailable") for o in self.outcomes.values()) else "partial"
         )
+        for name, count in self._skipped_elements.items():
+            self.outcomes[name].extra["skipped_elements"] = count
+            self.warnings.append(
+                f"{name}: Spotify sent {count} empty element(s) (null) among the items; they were skipped "
+                "(nothing else is missing)"
+            )
         if self._stop is not None:
             self.warnings.append(str(self._stop))
         if self._write_changes:
@@ -226,6 +233,7 @@ class Export:
                     for raw in page.items:
                         sink.add(dataset.to_row(raw), raw)
                     outcome.count = sink.rows
+                    self._note_skipped(dataset.name, page)
                     self.progress.advanced(dataset.name, len(page.items))
         self._finished(dataset.name, outcome)
 
@@ -235,8 +243,9 @@ class Export:
         playlists: list[JSON] = []  # a few hundred small objects: the rows need items_status first
         if not self._skipped(listing):
             for page in self._guarded("playlists", listing, self.client.pages("/me/playlists")):
-                playlists.extend(p for p in page.items if isinstance(p, dict))
+                playlists.extend(page.items)
                 listing.count = len(playlists)
+                self._note_skipped("playlists", page)
         statuses: list[str] = []
         with (
             self._archive_for(playlists) as archive,
@@ -417,12 +426,11 @@ class Export:
         position = 0
         try:
             for page in stream:
-                for entry in page.items:
-                    envelope = {"playlist_id": playlist.get("id"), "position": position, "entry": entry}
-                    sink.add(
-                        rows.playlist_item_row(playlist, position, entry if isinstance(entry, dict) else {}), envelope
-                    )
-                    position += 1
+                for index, entry in page.numbered():
+                    envelope = {"playlist_id": playlist.get("id"), "position": position + index, "entry": entry}
+                    sink.add(rows.playlist_item_row(playlist, position + index, entry), envelope)
+                position += page.size
+                self._note_skipped("playlist_items", page)
                 self.progress.advanced("playlist_items", len(page.items))
         except ForbiddenError as error:
             if error.status == 403 and position == 0:
@@ -469,6 +477,11 @@ class Export:
 
     def _note_failure(self, what: str, error: ExporterError) -> None:
         log.warning("%s: %s", what, error)
+
+    def _note_skipped(self, dataset: str, page: Page) -> None:
+        """Count elements the pager dropped (not objects); each dataset gets one warning at the end."""
+        if page.skipped:
+            self._skipped_elements[dataset] = self._skipped_elements.get(dataset, 0) + len(page.skipped)
 
     def _finished(self, name: str, outcome: DatasetOutcome) -> None:
         level = logging.INFO if outcome.status == "complete" else logging.WARNING

@@ -52,6 +52,17 @@ class Faults:
     #: ``fail_writes_after``, which a test sets to None (or a higher count) to let writes through.
     fail_writes_after: int | None = None
 
+    # -- hostile and broken answers (issue 12): each reproduced from what Spotify or a network did --
+    #: path templates (e.g. "/v1/me/tracks") whose every page carries ``null`` in place of its first
+    #: element, as Spotify has sent (the element's place and the page's ``total`` stay)
+    null_elements: tuple[str, ...] = ()
+    #: path templates whose ``next`` link, from the second page on, is the page's own URL: a ``next``
+    #: stuck at one offset, as Spotify has served
+    repeat_next: tuple[str, ...] = ()
+    #: the ``Retry-After`` of injected 429s exactly as sent, e.g. "0", "-5", "nan", "inf", "1e12"
+    #: (None: ``retry_after_s``)
+    retry_after_header: str | None = None
+
     def __post_init__(self) -> None:
         rates = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.token_error_rate)
         if any(not 0.0 <= rate <= 1.0 for rate in rates):

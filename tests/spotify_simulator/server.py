@@ -542,26 +542,45 @@ class SpotifySimulator:
             return error(405)
         if routing_error is not None:
             return error(404, "Service not found")
+        retry_after = f.retry_after_header if f.retry_after_header is not None else str(f.retry_after_s)
         status = f.unavailable.get(f"{request.method} {template}", f.unavailable.get(template))
         if status is not None:
             reply = error(status)
             if status == 429:
-                reply.headers["Retry-After"] = str(f.retry_after_s)
+                reply.headers["Retry-After"] = retry_after
             return reply
         fault = self._plan.next_api_fault()
         if fault is not None and fault.kind == "server_error":
             return error(fault.status)
         if fault is not None and fault.kind == "rate_limit":
-            return Reply(429, error(429).body, {"Retry-After": str(f.retry_after_s)})
+            return Reply(429, error(429).body, {"Retry-After": retry_after})
         with self._data:
             if write and self.fail_writes_after is not None and self.writes_applied >= self.fail_writes_after:
                 return error(503)
             reply = self._serve(request, template, args)
             if write and reply.status < 300:
                 self.writes_applied += 1
+        if not write and reply.status == 200:
+            self._spoil_page(request, template, reply)
         if fault is not None and fault.kind == "malformed" and reply.status == 200 and not write:
             reply.malformed = True
         return reply
+
+    # -- hostile pages (issue 12) -----------------------------------------------------------
+
+    def _spoil_page(self, request: Request, template: str, reply: Reply) -> None:
+        """``Faults.null_elements`` and ``repeat_next``: a page as Spotify has (wrongly) served it."""
+        f = self.faults
+        if template not in f.null_elements and template not in f.repeat_next:
+            return
+        page = reply.body.get("artists", reply.body) if isinstance(reply.body, dict) else None
+        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            return
+        if template in f.null_elements and page["items"]:
+            page["items"] = [None, *page["items"][1:]]
+        not_first = int(request.args.get("offset", "0") or 0) > 0 or "after" in request.args
+        if template in f.repeat_next and not_first:
+            page["next"] = self._url(request)  # also on the last page: a ``next`` that should be null
 
     # -- data --------------------------------------------------------------------------------
 

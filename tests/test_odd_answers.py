@@ -1,0 +1,141 @@
+"""Odd, broken and hostile answers from Spotify: each ends in a complete, partial or failed run with
+one clear line, never a crash, a hang or a loop (issue 12). All through the simulator over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from exporter_fixtures import NoSleep, export_account, write_env_file
+from snapshot_checks import DATASETS, assert_matches_truth, read_csv, verify_snapshot
+
+from spotify_exporter.client import RETRY_AFTER_CAP_S, _retry_after_seconds
+from spotify_exporter.stores.local import LocalFolderStore
+from spotify_simulator import Faults, SpotifySimulator
+
+Simulator = Callable[..., SpotifySimulator]
+PAGED = {
+    "library": "/v1/me/tracks",
+    "albums": "/v1/me/albums",
+    "artists": "/v1/me/following",
+    "shows": "/v1/me/shows",
+    "episodes": "/v1/me/episodes",
+    "audiobooks": "/v1/me/audiobooks",
+    "playlists": "/v1/me/playlists",
+}
+
+
+def _profile_then_429(header: str) -> Faults:
+    """``/me`` answers; every liked-songs request is a 429 with this ``Retry-After``."""
+    return Faults(unavailable={"/v1/me/tracks": 429}, retry_after_header=header)
+
+
+def truth(sim: SpotifySimulator) -> dict[str, list[dict[str, str]]]:
+    return {name: sim.expected_rows(name) for name in DATASETS}
+
+
+# -- the pager --------------------------------------------------------------------------------
+
+
+def test_null_elements_in_any_page_are_skipped_with_a_warning_and_nothing_else_is_lost(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    everywhere = (*PAGED.values(), "/v1/playlists/{id}/items")
+    sim = simulator("small", faults=Faults(null_elements=everywhere))
+    expected = truth(sim)
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim))
+
+    assert result.status == "complete", result.manifest
+    manifest = verify_snapshot(store, result.folder)
+    # the first element of every page (every 50th) came as null: exactly those rows are missing
+    for name in ("library", "albums", "artists", "shows", "episodes", "audiobooks"):
+        assert manifest["datasets"][name]["skipped_elements"] >= 1, name
+        expected[name] = [row for index, row in enumerate(expected[name]) if index % 50]
+    playlists = expected["playlists"]
+    expected["playlists"] = [row for index, row in enumerate(playlists) if index % 50]
+    listed = {row["playlist_id"] for row in expected["playlists"]}
+    expected["playlist_items"] = [
+        row for row in expected["playlist_items"] if int(row["position"]) % 50 and row["playlist_id"] in listed
+    ]
+    for name in ("playlists", "playlist_items"):
+        expected[name] = [dict(row, item_count=row.get("item_count", "")) for row in expected[name]]
+    _, items = read_csv(store, f"{result.folder}/playlist_items.csv")
+    assert {int(row["position"]) % 50 for row in items} == set(range(1, 50)), "positions stay Spotify's"
+    assert_matches_truth(store, result.folder, {k: v for k, v in expected.items() if k != "playlists"})
+    assert any("empty element(s) (null)" in warning for warning in manifest["warnings"])
+
+
+def test_a_next_link_stuck_at_one_offset_ends_that_dataset_as_failed_not_in_a_loop(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("small", faults=Faults(repeat_next=("/v1/me/tracks",)))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=NoSleep())
+
+    manifest = verify_snapshot(store, result.folder)
+    assert result.status == "partial"
+    library = manifest["datasets"]["library"]
+    assert library["status"] == "failed"
+    assert "paging of /me/tracks repeated a page after 100 of 201 items" in library["error"]
+    assert library["count"] == 100, "the rows read before the repeat are kept"
+    assert sim.counters[("/v1/me/tracks", 200)] == 2, "the repeated page is not asked for again"
+    assert manifest["datasets"]["albums"]["status"] == "complete"
+
+
+def test_a_next_link_on_the_last_page_is_the_end_once_everything_announced_was_read(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    # the small account's albums fill two pages (57): the second one links to itself
+    sim = simulator("small", faults=Faults(repeat_next=("/v1/me/albums",)))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim))
+
+    assert result.status == "complete"
+    assert_matches_truth(store, result.folder, {"albums": sim.expected_rows("albums")})
+
+
+# -- the retry policy -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["0", "-5", "nan", "NaN", "-inf", "Thu, 01 Jan 1970 00:00:00 GMT", "soon"])
+def test_a_retry_after_that_gives_no_usable_wait_backs_off_a_bounded_number_of_times(
+    simulator: Simulator, tmp_path: Path, header: str
+) -> None:
+    sim = simulator("tiny", faults=_profile_then_429(header))
+    sleep = NoSleep()
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=sleep, max_attempts=4)
+
+    assert result.status == "partial"
+    assert "kept answering 429 (too many requests) without saying for how long" in result.manifest["error"]
+    assert sim.requests_total == 1 + 4, "/me, four attempts, then nothing more is sent"
+    assert len(sleep.waits) == 3 and all(wait > 0 for wait in sleep.waits), "never a retry at once"
+    assert {entry["status"] for entry in result.manifest["datasets"].values()} == {"failed", "skipped"}
+
+
+@pytest.mark.parametrize("header", ["inf", "1e12", "Infinity", "99999999999999999999999999999999999999"])
+def test_an_infinite_or_huge_retry_after_is_a_ban_that_ends_the_run_as_partial(
+    simulator: Simulator, tmp_path: Path, header: str
+) -> None:
+    sim = simulator("tiny", faults=_profile_then_429(header))
+    sleep = NoSleep()
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=sleep)
+
+    assert result.status == "partial"
+    manifest = verify_snapshot(store, result.folder)
+    assert "rate-limited this app for 168 h 0 min; run the export again after" in manifest["error"]
+    assert sleep.waits == []
+    assert sim.requests_total == 2, "/me, then one 429, then nothing"
+
+
+def test_retry_after_values_are_bounded_in_one_place() -> None:
+    now = datetime(2026, 11, 25, 1, 0, 0, tzinfo=UTC)
+    assert _retry_after_seconds("1e12", now) == RETRY_AFTER_CAP_S
+    assert _retry_after_seconds("Fri, 31 Dec 9999 23:59:59 GMT", now) == RETRY_AFTER_CAP_S
+    assert _retry_after_seconds("Wed, 25 Nov 2026 01:00:10 -0000", now) == 10.0
+    for useless in ("0", "-1", "nan", "", "Wed, 25 Nov 2026 00:59:00 GMT"):
+        assert _retry_after_seconds(useless, now) is None
