@@ -139,3 +139,63 @@ def test_retry_after_values_are_bounded_in_one_place() -> None:
     assert _retry_after_seconds("Wed, 25 Nov 2026 01:00:10 -0000", now) == 10.0
     for useless in ("0", "-1", "nan", "", "Wed, 25 Nov 2026 00:59:00 GMT"):
         assert _retry_after_seconds(useless, now) is None
+
+
+# -- the transport: cut, dropped, dripping and oversized answers -------------------------------
+
+
+def test_cut_bodies_and_dropped_connections_are_retried_into_a_complete_exact_snapshot(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("demo", faults=Faults(cut_body_rate=0.05, drop_rate=0.05, seed=11))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=NoSleep())
+
+    assert result.status == "complete", result.manifest
+    assert result.manifest["retries"] > 0
+    assert_matches_truth(store, result.folder, truth(sim))
+
+
+def test_a_slow_drip_is_cut_at_the_request_deadline_and_retried_a_bounded_number_of_times(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("small", faults=Faults(drip=("/v1/me/albums",)))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(
+        sim, store, write_env_file(tmp_path / ".env", sim), sleep=NoSleep(), request_deadline_s=0.3, max_attempts=2
+    )
+
+    manifest = verify_snapshot(store, result.folder)
+    assert result.status == "partial"
+    albums = manifest["datasets"]["albums"]
+    assert albums["status"] == "failed"
+    assert "after 2 attempts (no complete answer within 0.3 s)" in albums["error"]
+    assert manifest["datasets"]["artists"]["status"] == "complete", "the run goes on after it"
+
+
+def test_a_slow_drip_cannot_keep_a_run_past_its_time_budget(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("small", faults=Faults(drip=("/v1/me/tracks",)))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=NoSleep(), time_budget_s=1.0)
+
+    manifest = verify_snapshot(store, result.folder)
+    assert result.status == "partial"
+    assert "reached its time budget of 1 s" in manifest["error"]
+    assert manifest["datasets"]["library"]["status"] == "failed"
+    assert manifest["datasets"]["audiobooks"]["status"] == "skipped"
+
+
+@pytest.mark.parametrize("gzip_bomb", [False, True], ids=["40 MB on the wire", "gzip bomb"])
+def test_an_answer_larger_than_any_page_is_not_read_and_fails_only_its_dataset(
+    simulator: Simulator, tmp_path: Path, gzip_bomb: bool
+) -> None:
+    sim = simulator("small", faults=Faults(huge_body=("/v1/me/shows",), gzip_bomb=gzip_bomb))
+    store = LocalFolderStore(tmp_path)
+    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=NoSleep())
+
+    manifest = verify_snapshot(store, result.folder)
+    shows = manifest["datasets"]["shows"]
+    assert shows["status"] == "failed"
+    assert "answered /v1/me/shows with more than 32 MB; it was not read" in shows["error"]
+    assert sim.counters[("/v1/me/shows", 200)] == 1, "not asked again: it would answer the same"
+    assert manifest["datasets"]["episodes"]["status"] == "complete"

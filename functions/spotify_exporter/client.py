@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -34,11 +35,14 @@ import urllib3
 import urllib3.connection
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from . import deadlines
 from .auth import SpotifyAuth
 from .errors import (
     ExporterError,
     ForbiddenError,
+    OptionalWorkSkipped,
     OutOfTimeError,
+    OversizedAnswerError,
     PagingError,
     RateLimitedError,
     SpotifyRequestError,
@@ -50,6 +54,12 @@ from .settings import ClientSettings
 JSON = dict[str, Any]
 #: pages the request thread may fetch ahead of the reader (bounded memory)
 PAGES_AHEAD = 2
+#: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
+MAX_ANSWER_BYTES = 32 << 20
+#: bodies are read (and decompressed) this much at a time, so a size cap holds while reading
+_READ_STEP = 1 << 20
+#: what every JPEG starts with
+_JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 class _Answer(NamedTuple):
@@ -71,13 +81,17 @@ def _request_sent() -> None:
 
 class _SignallingConnection(urllib3.connection.HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
+        deadlines.attach(self)  # the request's overall deadline covers this connection
         super().request(*args, **kwargs)
+        deadlines.attach(self)  # connected by now: a deadline that passed meanwhile cuts it
         _request_sent()
 
 
 class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
+        deadlines.attach(self)
         super().request(*args, **kwargs)
+        deadlines.attach(self)
         _request_sent()
 
 
@@ -94,7 +108,8 @@ _SIGNALLING_POOLS = {"http": _SignallingPool, "https": _SignallingHTTPSPool}
 
 class _SignallingAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter whose connections say when a request has been written, before they
-    wait for its answer: the moment a page stream hands the previous page to its reader."""
+    wait for its answer: the moment a page stream hands the previous page to its reader; and
+    which put themselves under the request's overall deadline (:mod:`.deadlines`)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -135,6 +150,42 @@ class RequestStats:
     writes: int = 0  # successful writes (restore)
     rate_limit_wait_s: float = 0.0
     pacing_wait_s: float = 0.0
+
+
+#: connection failures in a row after which the image host is given up on for the run
+IMAGE_HOST_FAILURES_IN_A_ROW = 3
+
+
+class OptionalDownloads:
+    """The run's budget for optional downloads (cover art), which must never stretch or break a run.
+
+    It closes for the rest of the run after :data:`IMAGE_HOST_FAILURES_IN_A_ROW` connection
+    failures in a row (the image host is down or swallows connections) or once ``budget_s``
+    seconds went into downloads; :meth:`check` then raises :class:`OptionalWorkSkipped`. Every
+    download's own deadline is cut to what is left, so the budget holds during a request too.
+    """
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self._spent_s = 0.0
+        self._failures_in_a_row = 0
+        #: why the remaining downloads are skipped (None while open)
+        self.closed: str | None = None
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.budget_s - self._spent_s)
+
+    def check(self) -> None:
+        if self.closed is None and self.remaining_s() <= 0:
+            self.closed = f"the {self.budget_s:.0f} s allowed per run for cover images were spent"
+        if self.closed is not None:
+            raise OptionalWorkSkipped(self.closed)
+
+    def spent(self, seconds: float, *, connection_failed: bool = False) -> None:
+        self._spent_s += max(0.0, seconds)
+        self._failures_in_a_row = self._failures_in_a_row + 1 if connection_failed else 0
+        if self._failures_in_a_row >= IMAGE_HOST_FAILURES_IN_A_ROW and self.closed is None:
+            self.closed = f"the image host failed to answer {self._failures_in_a_row} times in a row"
 
 
 @dataclass(frozen=True)
@@ -325,8 +376,13 @@ class SpotifyClient:
         self._pacer = RequestPacer(settings.max_requests_per_30s, 30.0, clock=clock, sleep=self._sleep)
         self._api = urlsplit(settings.api_url)
         self._timeout = (settings.connect_timeout_s, settings.read_timeout_s)
-        # every request to the API host goes through connections that report when it is sent
-        session.mount(f"{self._api.scheme}://{self._api.netloc}/", _SignallingAdapter())
+        # every request (API, token, images) goes through connections that report when it is sent
+        # and that the watchdog can cut at the request's deadline
+        adapter = _SignallingAdapter()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._watchdog = deadlines.Watchdog()
+        self.optional = OptionalDownloads(settings.cover_budget_s)
         self.stats = RequestStats()
         self._worker: ThreadPoolExecutor | None = None
         self._halted: ExporterError | None = None
@@ -446,9 +502,14 @@ class SpotifyClient:
         return body
 
     def download(self, url: str, max_bytes: int = 4 << 20) -> bytes:
-        """GET a file from Spotify's image CDN: no bearer token (it is not the API host), no pacing
-        (the CDN is not the API's rate limit), retried like an API call, and only when no
-        collection is still being fetched (it waits its turn on the request thread)."""
+        """GET a JPEG from Spotify's image CDN: optional work, in the run's budget for it.
+
+        No bearer token (it is not the API host), no pacing (the CDN is not the API's rate limit),
+        no redirect followed, short timeouts, at most two attempts (a connection failure is not
+        tried again: the next file is the next try). The answer must be a JPEG of at most
+        ``max_bytes``. Once :attr:`optional` has closed (a few connection failures in a row, or
+        its time spent) :class:`OptionalWorkSkipped` is raised without a request. It runs on the
+        request thread, after every collection queued before it."""
         if self._halted is not None:
             raise self._halted
         if self._worker is None:
@@ -456,46 +517,40 @@ class SpotifyClient:
         return self._worker.submit(self._download, url, max_bytes).result()
 
     def _download(self, url: str, max_bytes: int) -> bytes:
-        path = urlsplit(url).path
-        attempts = 0
-
-        def send() -> bytes:
-            nonlocal attempts
-            attempts += 1
+        target = urlsplit(url)
+        path = target.path
+        timeout = self.settings.image_timeout_s
+        for attempt in (1, 2):
+            self.optional.check()
             self._check_deadline()
             self.stats.downloads += 1
+            started = self._clock()
             try:
-                response = self._session.get(
-                    url, timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s), stream=True
-                )
-                with response:
-                    if response.status_code == 200:
-                        data = bytearray()
-                        for chunk in response.iter_content(1 << 16):
-                            data += chunk
-                            if len(data) > max_bytes:
-                                raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes")
-                        return bytes(data)
-            except requests.RequestException as error:
-                raise _Transient(type(error).__name__) from None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _Transient(f"HTTP {response.status_code}")
-            if response.status_code in (403, 404, 410):
-                raise ForbiddenError(path, response.status_code, "the link has expired or the file is gone")
-            raise SpotifyRequestError(path, response.status_code)
-
-        try:
-            for attempt in Retrying(
-                retry=retry_if_exception_type(_Transient),
-                stop=lambda state: attempts >= self.settings.max_attempts,
-                wait=lambda state: self._backoff(attempts),
-                sleep=self._sleep,
-                reraise=True,
-            ):
-                with attempt:
-                    return send()
-        except _Transient as error:
-            raise SpotifyServerError(path, attempts, str(error)) from None
+                with self._limited(min(2 * timeout, self.optional.remaining_s())):
+                    answer = self._call("GET", url, None, {"Accept": "image/jpeg"}, None, None, (timeout, timeout))
+                    body = _read_body(answer, max_bytes)
+            except _Transient as error:
+                self.optional.spent(self._clock() - started, connection_failed=True)
+                raise SpotifyServerError(path, attempt, str(error)) from None
+            except _TooLarge:
+                self.optional.spent(self._clock() - started)
+                raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes") from None
+            self.optional.spent(self._clock() - started)
+            status = answer.status_code
+            if status == 200:
+                if not body.startswith(_JPEG_MAGIC):
+                    raise SpotifyRequestError(path, 200, "an answer that is not a JPEG image; it is not kept")
+                return body
+            if 300 <= status < 400:
+                location = urlsplit(answer.headers.get("Location") or "").netloc or target.netloc
+                raise SpotifyRequestError(path, status, f"a redirect to {location}, not followed")
+            if status in (403, 404, 410):
+                raise ForbiddenError(path, status, "the link has expired or the file is gone")
+            if not (status == 429 or status >= 500):
+                raise SpotifyRequestError(path, status)
+            if attempt == 2 or self._backoff(1) >= self.optional.remaining_s():
+                raise SpotifyServerError(path, attempt, f"HTTP {status}")
+            self._sleep(self._backoff(1))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def pages(
@@ -527,6 +582,7 @@ class SpotifyClient:
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None
+        self._watchdog.stop()
 
     # -- one HTTP exchange -------------------------------------------------------------------
 
@@ -540,6 +596,26 @@ class SpotifyClient:
         if self._deadline is not None and self._clock() + upcoming_s >= self._deadline:
             raise OutOfTimeError(self._budget_s or 0.0)
 
+    @contextmanager
+    def _limited(self, seconds: float) -> Iterator[None]:
+        """Run one request (with any token refresh it needs) under an overall deadline: ``seconds``,
+        or less if the run's time budget ends sooner. A request still open then is cut: the
+        caller sees a transient failure, or :class:`OutOfTimeError` when it was the run's budget."""
+        remaining = self._deadline - self._clock() if self._deadline is not None else None
+        by_budget = remaining is not None and remaining <= seconds
+        limit_s = remaining if remaining is not None and by_budget else seconds
+        with self._watchdog.limit(limit_s) as limit:
+            try:
+                yield
+            except (_Transient, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                if not limit.expired:
+                    if isinstance(error, _Transient):
+                        raise
+                    raise _Transient(type(error).__name__) from None
+                if by_budget:
+                    raise OutOfTimeError(self._budget_s or 0.0) from None
+                raise _Transient(f"no complete answer within {limit_s:.3g} s") from None
+
     def _send(
         self,
         method: str,
@@ -551,23 +627,25 @@ class SpotifyClient:
     ) -> JSON:
         self._check_deadline()
         self.stats.pacing_wait_s += self._pacer.wait_turn()
-        token = self._auth.access_token()
-        self.stats.requests += 1
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        try:
-            response = self._call(method, url, params, headers, json_body, data)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-            raise _Transient(f"{type(error).__name__}") from None
+        with self._limited(self.settings.request_deadline_s):
+            token = self._auth.access_token()
+            self.stats.requests += 1
+            headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
+            if content_type:
+                headers["Content-Type"] = content_type
+            answer = self._call(method, url, params, headers, json_body, data, self._timeout)
+            try:
+                response = _Answer(answer.status_code, answer.headers, _read_body(answer, MAX_ANSWER_BYTES))
+            except _TooLarge:
+                raise OversizedAnswerError(urlsplit(url).path, MAX_ANSWER_BYTES) from None
         status = response.status
         if method != "GET" and status in (200, 201, 202, 204):
             self.stats.writes += 1
             try:
-                answer = orjson.loads(response.body) if response.body else {}
+                answer_body = orjson.loads(response.body) if response.body else {}
             except orjson.JSONDecodeError:
-                answer = {}  # the write was done; an odd body is no reason to do it again
-            return answer if isinstance(answer, dict) else {}
+                answer_body = {}  # the write was done; an odd body is no reason to do it again
+            return answer_body if isinstance(answer_body, dict) else {}
         if status == 200:
             try:
                 body = orjson.loads(response.body)
@@ -596,12 +674,13 @@ class SpotifyClient:
         headers: Mapping[str, str],
         json_body: object,
         data: bytes | None,
-    ) -> _Answer:
-        """One API request, answer read whole, through the session's adapter: the session still
-        supplies headers, proxies, TLS settings and the connection pool, but ``Session.request``'s
-        per-call work (merging settings, cookies, hooks, redirects: none applies to this API) and
-        requests' reading of the body in 10 kB steps are skipped. Both ran between an answer and
-        the next request, where every millisecond adds to an export's wall time."""
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        """One request through the session's adapter, the answer's headers read, its body not yet
+        (:func:`_read_body`): the session still supplies headers, proxies, TLS settings and the
+        connection pool, but ``Session.request``'s per-call work (merging settings, cookies, hooks,
+        following redirects: none applies here) is skipped. It ran between an answer and the next
+        request, where every millisecond adds to an export's wall time."""
         session = self._session
         request = requests.PreparedRequest()
         request.prepare_method(method)
@@ -609,10 +688,9 @@ class SpotifyClient:
         request.prepare_headers({**session.headers, **headers})
         request.prepare_body(data, None, json_body)
         verify = True if session.verify is None else session.verify
-        response = session.get_adapter(url).send(
-            request, stream=True, timeout=self._timeout, verify=verify, cert=session.cert, proxies=session.proxies
+        return session.get_adapter(url).send(
+            request, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies
         )
-        return _Answer(response.status_code, response.headers, response.raw.read(decode_content=True))
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -640,6 +718,26 @@ class SpotifyClient:
             # the bearer token only ever goes to the configured API host
             raise SpotifyRequestError(target.path, 0, f"a paging link to another host ({target.netloc})")
         return path_or_url
+
+
+class _TooLarge(Exception):
+    """The answer ran past the size allowed for it."""
+
+
+def _read_body(response: requests.Response, max_bytes: int) -> bytes:
+    """The whole body, decoded, in steps: past ``max_bytes`` (decoded, so a gzip bomb counts as
+    what it inflates to) the connection is dropped and :class:`_TooLarge` raised."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes and not response.headers.get("Content-Encoding"):
+        response.close()
+        raise _TooLarge()
+    data = bytearray()
+    while chunk := response.raw.read(_READ_STEP, decode_content=True):
+        data += chunk
+        if len(data) > max_bytes:
+            response.close()
+            raise _TooLarge()
+    return bytes(data)
 
 
 #: the longest ``Retry-After`` taken as it is; a longer one (``inf``, ``1e12``) is a ban of this length

@@ -79,6 +79,20 @@ class PagingError(SpotifyServerError):
         ExporterError.__init__(self, f"Spotify's paging of {path} {detail}; the items read before are kept")
 
 
+class OversizedAnswerError(SpotifyServerError):
+    """An answer larger than any the API gives (or a compression bomb): not read further, not retried."""
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        ExporterError.__init__(
+            self, f"Spotify answered {path} with more than {max_bytes >> 20} MB; it was not read (try again later)"
+        )
+
+
+class OptionalWorkSkipped(ExporterError):
+    """Optional work (cover images) is skipped for the rest of this run; the next run tries again."""
+
+
 class SpotifyRequestError(ExporterError):
     """A 4xx we do not expect (a bug in the request or an API change): not retried."""
 

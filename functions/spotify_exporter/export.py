@@ -142,7 +142,7 @@ class Export:
         self._write_changes = changes
         self._base: SnapshotReader | None = None
         self.playlists_reused = 0
-        self.covers: dict[str, str] = {}
+        self.covers: dict[str, str | None] = {}
         self._account_id = ""
         self._skipped_elements: dict[str, int] = {}
 
@@ -358,28 +358,48 @@ class Export:
 
     def _download_covers(self, writer: SnapshotWriter, playlists: list[JSON]) -> None:
         """Custom covers of the user's own playlists; their URLs expire within a day, so the image
-        itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items."""
+        itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items.
+
+        Optional work: the client's budget for it (:class:`~spotify_exporter.client.OptionalDownloads`)
+        may skip the rest, and no failure here makes the snapshot partial. A cover that is not in the
+        snapshot is listed in ``covers`` as null; the next export tries it again."""
         if self._stop is not None:
             return
         failed = 0
+        skipped: list[str] = []
+        reason = ""
         for playlist in playlists:
             url = custom_cover_url(playlist, self._account_id)
             if url is None:
                 continue
+            playlist_id = str(playlist.get("id"))
+            self.covers[playlist_id] = None
+            if reason:
+                skipped.append(playlist_id)
+                continue
             try:
                 image = self.client.download(url)
             except DATASET_ERRORS as error:
-                log.warning("cover of playlist %s: %s", playlist.get("id"), error)
+                log.warning("cover of playlist %s: %s", playlist_id, error)
                 failed += 1
                 continue
-            except ExporterError as error:
-                self._stop = error
-                return
-            name = cover_file(str(playlist.get("id")))
+            except ExporterError as error:  # the budget for covers closed, or the run's own ran out
+                reason = str(error)
+                skipped.append(playlist_id)
+                continue
+            name = cover_file(playlist_id)
             writer.write_bytes(name, image)
-            self.covers[str(playlist.get("id"))] = name
+            self.covers[playlist_id] = name
         if failed:
-            self.warnings.append(f"the custom cover of {failed} playlist(s) could not be downloaded")
+            self.warnings.append(
+                f"the custom cover of {failed} playlist(s) could not be downloaded (null under covers in the manifest)"
+            )
+        if skipped:
+            self.warnings.append(
+                f"{len(skipped)} custom cover(s) were not downloaded: {reason}; they are null under covers in the "
+                "manifest and the next export tries again (the rest of the snapshot is complete)"
+            )
+            log.warning("%s custom cover(s) skipped for this run: %s", len(skipped), reason)
 
     # -- changes -----------------------------------------------------------------------------
 

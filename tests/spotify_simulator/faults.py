@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 
 SERVER_ERROR_STATUSES = (500, 502, 503)
+IMAGE_HOSTS = ("cdn", "down", "black hole", "redirect", "not an image")
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,44 @@ class Faults:
     #: the ``Retry-After`` of injected 429s exactly as sent, e.g. "0", "-5", "nan", "inf", "1e12"
     #: (None: ``retry_after_s``)
     retry_after_header: str | None = None
+    #: share of API requests whose connection closes before any answer (``hostile.dropped``)
+    drop_rate: float = 0.0
+    #: share of API reads whose body stops half way, the connection closed (``hostile.cut``)
+    cut_body_rate: float = 0.0
+    #: path templates answered one byte every ``drip_interval_s`` (``hostile.drip``)
+    drip: tuple[str, ...] = ()
+    drip_interval_s: float = 0.02
+    #: path templates answered with a valid empty page padded to ``huge_body_bytes`` of JSON; with
+    #: ``gzip_bomb`` gzip-encoded, a few hundred kB on the wire (``hostile.huge_page``)
+    huge_body: tuple[str, ...] = ()
+    huge_body_bytes: int = 40 << 20
+    gzip_bomb: bool = False
+    #: error answers quote the request back (its Authorization header and form, as some proxies and
+    #: frameworks do), in the Web API's ``message`` and the Accounts service's ``error_description``
+    echo_errors: bool = False
+    #: ``/api/token`` answers ``307`` to this URL (a redirect that would take the form elsewhere)
+    token_redirect: str | None = None
+    #: where custom covers are served: "cdn" (the simulator), "down" (connections refused),
+    #: "black hole" (connections swallowed), "redirect" (a 302 to another host name),
+    #: "not an image" (200 with an HTML page)
+    image_host: str = "cdn"
 
     def __post_init__(self) -> None:
-        rates = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.token_error_rate)
+        rates = (
+            self.server_error_rate,
+            self.rate_limit_rate,
+            self.malformed_rate,
+            self.token_error_rate,
+            self.drop_rate,
+            self.cut_body_rate,
+        )
         if any(not 0.0 <= rate <= 1.0 for rate in rates):
             raise ValueError("fault rates are shares between 0 and 1")
-        if self.server_error_rate + self.rate_limit_rate + self.malformed_rate > 1.0:
-            raise ValueError("server_error_rate + rate_limit_rate + malformed_rate must not exceed 1")
+        random_faults = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.drop_rate)
+        if sum(random_faults) + self.cut_body_rate > 1.0:
+            raise ValueError("the shares of random API faults must not exceed 1 together")
+        if self.image_host not in IMAGE_HOSTS:
+            raise ValueError(f"image_host must be one of {', '.join(IMAGE_HOSTS)}")
         if self.latency_s < 0 or self.token_lifetime_s < 0:
             raise ValueError("latency_s and token_lifetime_s must not be negative")
         if self.fail_writes_after is not None and self.fail_writes_after < 0:
@@ -77,7 +109,7 @@ class Faults:
 
 @dataclass(frozen=True)
 class Injected:
-    """The fault chosen for one request: ``kind`` is "server_error", "rate_limit" or "malformed"."""
+    """The fault chosen for one request: "server_error", "rate_limit", "malformed", "drop" or "cut"."""
 
     kind: str
     status: int
@@ -105,6 +137,12 @@ class FaultPlan:
         roll -= f.rate_limit_rate
         if roll < f.malformed_rate:
             return Injected("malformed", 200)
+        roll -= f.malformed_rate
+        if roll < f.drop_rate:
+            return Injected("drop", 0)
+        roll -= f.drop_rate
+        if roll < f.cut_body_rate:
+            return Injected("cut", 200)
         return None
 
     def token_fails(self) -> bool:
