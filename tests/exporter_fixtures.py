@@ -104,7 +104,8 @@ class SpotifyUser:
         self.call("DELETE", "/me/library", params={"uris": ",".join(uris)})
 
     def follow_artists(self, ids: list[str]) -> None:
-        self.call("PUT", "/me/following", params={"type": "artist", "ids": ",".join(ids)})
+        """Development mode follows artists with ``PUT /me/library`` (``spotify_simulator/rules.py``)."""
+        self.like([f"spotify:artist:{artist}" for artist in ids])
 
 
 def cli_env(sim: SpotifySimulator, **extra: str) -> dict[str, str]:

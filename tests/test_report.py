@@ -4,57 +4,51 @@ Three snapshots a week or two apart (the middle one written before ``changes.jso
 the report computes that diff itself), with known changes made through the simulator between
 them; then the page is checked as text and, where Debian's Chromium is installed, in a headless
 browser driven by Playwright: no console errors, no requests beyond the file itself, charts that
-draw, light and dark screenshots.
+draw, light and dark screenshots, and screenshots equal to those of the reference pages.
+
+The reference pages (``report_reference/``) are what the report rendered before it became
+templates, from the fixed data of ``report_samples`` (hand-made, every branch of the page; not
+this history, which would tie them to the simulator's and the exporter's details). Both the
+references and today's pages are rendered in the same browser and compared pixel by pixel, so
+fonts and browser versions do not matter. After a deliberate change of the page's look,
+rewrite them with ``REPORT_REFERENCES=write .venv/bin/pytest tests/test_report.py`` and look
+at the new pages before committing them.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import os
 import re
 import struct
 import zlib
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from exporter_fixtures import write_env_file
+from report_checks import ParsedPage, chromium, needs_chromium
+from report_samples import LOCATION, VARIANTS, sample
 
 from spotify_exporter.connect import connect
 from spotify_exporter.credentials import EnvironmentSecrets
 from spotify_exporter.errors import ExporterError
 from spotify_exporter.export import ExportResult, run_export
 from spotify_exporter.history import SnapshotReader
-from spotify_exporter.report import (
-    ChangeCounts,
-    artists_by_month,
-    change_counts,
-    nice_scale,
-    render_report,
-    week_start,
-    weekly_changes,
-    write_report,
-)
+from spotify_exporter.report import page as report_page
+from spotify_exporter.report import render_page, render_report, write_report
 from spotify_exporter.settings import settings_from_env
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import SpotifySimulator, build_account
 from spotify_simulator.covers import jpeg
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+REFERENCES = Path(__file__).parent / "report_reference"
 SCRIPT_NAME = "<script>alert(1)</script>"
 RENAMED = 'שירים "חדשים" & <b>more</b> 🎧'
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
@@ -157,25 +151,6 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     )
 
 
-class _Page(HTMLParser):
-    """The text, tags and attributes of a page, as a browser's parser sees them."""
-
-    def __init__(self, document: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text: list[str] = []
-        self.tags: Counter[str] = Counter()
-        self.attributes: list[tuple[str, str]] = []
-        self.feed(document)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags[tag] += 1
-        self.attributes.extend((name, value or "") for name, value in attrs)
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 def section(document: str, name: str) -> str:
     match = re.search(rf'<section id="{name}">(.*?)</section>', document, re.S)
     assert match, name
@@ -208,22 +183,21 @@ def test_the_report_shows_the_history_and_the_latest_changes(history: History) -
     assert "In the last 4 weeks:" in weekly
 
     # the latest changes, readable
-    changes = section(page, "changes")
-    assert "From 30 Nov 2026 to 15 Dec 2026" in changes
-    for name in history.liked_last + history.edited_added:
-        assert html.escape(name) in changes
-    assert html.escape(history.unliked_last) in changes
-    assert f"<bdi>{html.escape(history.renamed_from)}</bdi>" in changes
-    assert f"<bdi>{html.escape(RENAMED)}</bdi>" in changes
-    assert f"<bdi>{html.escape(SCRIPT_NAME)}</bdi>" in changes
-    assert "Created (1)" in changes and "Renamed (1)" in changes
-    assert re.search(rf"{re.escape(html.escape(history.edited_removed))}</bdi>.*?was at \d+", changes)
-    assert re.search(rf"↕</span><bdi>{re.escape(html.escape(history.moved))}</bdi>.*?\d+ → 1<", changes)
+    changes = ParsedPage(section(page, "changes"))
+    assert "From 30 Nov 2026 to 15 Dec 2026" in "".join(changes.text)
+    names = changes.texts("bdi")
+    for name in [*history.liked_last, *history.edited_added, history.unliked_last]:
+        assert name in names
+    assert history.renamed_from in names and RENAMED in names and SCRIPT_NAME in names
+    assert "Created (1)" in changes.texts("h4") and "Renamed (1)" in changes.texts("h4")
+    edited = changes.texts("li", class_="removed") + changes.texts("li", class_="moved")
+    assert any(re.fullmatch(rf"−{re.escape(history.edited_removed)} · .*was at \d+", item) for item in edited)
+    assert any(re.fullmatch(rf"↕{re.escape(history.moved)} · .*\d+ → 1", item) for item in edited)
 
 
 def test_user_names_are_text_and_the_page_fetches_nothing(history: History) -> None:
     page = history.html
-    parsed = _Page(page)
+    parsed = ParsedPage(page)
     text = "".join(parsed.text)
     assert SCRIPT_NAME in text and RENAMED in text  # shown as the user wrote them ...
     assert parsed.tags["script"] == 0 and parsed.tags["b"] == 0  # ... never as markup
@@ -240,8 +214,10 @@ def test_largest_playlists_come_from_the_latest_snapshot_with_their_covers(histo
     records = list(latest.records("playlists"))
     expected = sorted(records, key=lambda p: -int(p["items"]["total"]))[:10]
     shown = section(history.html, "playlists")
-    names = [html.unescape(n) for n in re.findall(r'<p class="plname">(?:<bdi>(.*?)</bdi>|<span)', shown)]
-    assert names == [str(p["name"]) for p in expected]
+    rows = ParsedPage(shown).texts("p", class_="plname")  # the name, then "by ..." for others' playlists
+    assert len(rows) == len(expected)
+    for row, playlist in zip(rows, expected, strict=True):
+        assert row.startswith(str(playlist["name"]) or "(no name)"), (row, playlist["name"])
     first = expected[0]
     assert f"<strong>{first['items']['total']:,}</strong> items" in shown
     assert first["id"] == history.covered
@@ -310,84 +286,6 @@ def test_no_snapshot_or_several_accounts_is_a_one_line_error(tmp_path: Path) -> 
     assert [p.name for p in written.parent.iterdir()] == ["report.html"]
 
 
-# -- the statistics --------------------------------------------------------------------------
-
-
-def _counts(at: datetime, liked: int = 0, removed: int = 0, items: int = 0) -> ChangeCounts:
-    return ChangeCounts(at, {"liked": liked, "items": items, "saved": 0}, {"liked": removed, "items": 0, "saved": 0})
-
-
-def test_weeks_start_on_monday_and_the_weeks_without_exports_are_kept() -> None:
-    assert week_start(datetime(2026, 11, 29, 23, 59, tzinfo=UTC)) == date(2026, 11, 23)  # a Sunday
-    assert week_start(datetime(2026, 11, 30, 0, 0, tzinfo=UTC)) == date(2026, 11, 30)
-    points = [
-        _counts(datetime(2026, 11, 24, tzinfo=UTC), liked=2),
-        _counts(datetime(2026, 11, 29, tzinfo=UTC), liked=1, removed=1, items=5),  # same week
-        _counts(datetime(2026, 12, 15, tzinfo=UTC), removed=3),
-    ]
-    weeks = weekly_changes(points, since=datetime(2026, 11, 10, tzinfo=UTC))
-    assert [w.start for w in weeks] == [date(2026, 11, 9) + timedelta(weeks=n) for n in range(6)]
-    assert [(w.total_added, w.total_removed, w.exports) for w in weeks] == [
-        (0, 0, 0),
-        (0, 0, 0),
-        (8, 1, 2),
-        (0, 0, 0),
-        (0, 0, 0),
-        (0, 3, 1),
-    ]
-    assert weeks[2].added == {"liked": 3, "items": 5, "saved": 0}
-    assert [w.start for w in weekly_changes(points, weeks=2)] == [date(2026, 12, 7), date(2026, 12, 14)]
-    assert weekly_changes([]) == []
-
-
-def test_a_created_playlist_adds_its_items_and_a_deleted_one_removes_them() -> None:
-    document = {
-        "library": {"added": [{"uri": "a"}], "removed": []},
-        "artists": {"added": [{"uri": "b"}, {"uri": "c"}], "removed": [{"uri": "d"}]},
-        "playlists": {
-            "created": [{"id": "p", "items": 30}],
-            "deleted": [{"id": "q", "items": None}, {"id": "r", "items": 4}],
-            "renamed": [],
-            "changed": [{"added": [{}, {}], "removed": [{}], "moved": [{}, {}, {}]}],
-        },
-    }
-    counts = change_counts(document, NOW)
-    assert counts.added == {"liked": 1, "items": 32, "saved": 2}
-    assert counts.removed == {"liked": 0, "items": 5, "saved": 1}
-
-
-def _liked(added_at: str | None, *artists: tuple[str, str]) -> dict[str, Any]:
-    return {"added_at": added_at, "track": {"artists": [{"uri": uri, "name": name} for uri, name in artists]}}
-
-
-def test_top_artists_per_month_count_each_artist_of_a_song_once() -> None:
-    ada, bo, cy = ("spotify:artist:ada", "Ada"), ("spotify:artist:bo", "Bo"), ("spotify:artist:cy", "Cy")
-    library = [
-        _liked("2026-12-02T10:00:00Z", ada, bo),
-        _liked("2026-12-01T00:00:00Z", ada, ada),  # the same artist twice on one song counts once
-        _liked("2026-11-30T23:59:59Z", bo),
-        _liked("2026-01-15T00:00:00Z", cy),  # the first month of the window
-        _liked("2025-12-31T23:59:59Z", cy),  # before it
-        _liked("1970-01-01T00:00:00Z", cy),  # Spotify did not know
-        _liked(None, cy),
-        {"added_at": "2026-12-03T00:00:00Z", "track": None},  # gone from Spotify
-    ]
-    monthly = artists_by_month(library, date(2026, 12, 16), top=2)
-    assert monthly.months[0] == date(2026, 1, 1) and monthly.months[-1] == date(2026, 12, 1)
-    assert len(monthly.months) == 12
-    assert monthly.liked == [1, *[0] * 9, 1, 2]
-    assert [(a.name, a.total, a.counts[-2:]) for a in monthly.top] == [("Ada", 2, [0, 2]), ("Bo", 2, [1, 1])]
-    assert (monthly.songs, monthly.undated, monthly.earlier) == (7, 2, 1)
-
-
-def test_axes_end_on_round_numbers() -> None:
-    assert nice_scale(0, 87) == (0, 100, 25)
-    assert nice_scale(-3, 24) == (-10, 30, 10)
-    assert nice_scale(10_003, 10_010, 2) == (10_000, 10_010, 5)
-    assert nice_scale(0, 0) == (0, 1, 1)
-    assert nice_scale(5, 5)[0] <= 5 < nice_scale(5, 5)[1]
-
-
 # -- in a browser ----------------------------------------------------------------------------
 
 
@@ -449,11 +347,15 @@ MEASURE = """() => {
 }"""
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium: `make install` installs Debian's where apt-get runs as root"
-)
-def test_the_report_renders_in_chromium_without_errors(history: History, tmp_path: Path) -> None:
-    from playwright.sync_api import ConsoleMessage, Request, sync_playwright
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
+
+
+@needs_chromium
+def test_the_report_renders_in_chromium_without_errors(history: History, browser: Browser, tmp_path: Path) -> None:
+    from playwright.sync_api import ConsoleMessage, Request
 
     report = write_report(history.store, tmp_path / "report.html", now=NOW)
     url = report.as_uri()
@@ -468,37 +370,30 @@ def test_the_report_renders_in_chromium_without_errors(history: History, tmp_pat
         problems.append(f"failed request {request.url}: {request.failure}")
 
     results: dict[str, dict[str, Any]] = {}
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",  # a new, empty profile
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1200, "height": 900},
-        )
-        try:
-            context.on("request", lambda request: requests.append(request.url))
-            context.on("requestfailed", failed)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.on("console", console)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            for scheme in ("light", "dark"):
-                page.emulate_media(color_scheme=scheme)
-                page.goto(url, wait_until="load")
-                results[scheme] = page.evaluate(MEASURE)
-                page.screenshot(path=str(tmp_path / f"report-{scheme}.png"), full_page=True)
-            assert page.get_by_text(SCRIPT_NAME, exact=True).count() == 1  # the created playlist, as text
-            assert page.locator("bdi", has_text=RENAMED).count() >= 1
-            page.set_viewport_size({"width": 390, "height": 800})  # a phone
+    context = browser.new_context(viewport={"width": 1200, "height": 900})  # a new, empty profile
+    try:
+        context.on("request", lambda request: requests.append(request.url))
+        context.on("requestfailed", failed)
+        page = context.new_page()
+        page.on("console", console)
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
             page.goto(url, wait_until="load")
-            results["phone"] = page.evaluate(MEASURE)
-            page.goto("about:blank")
-            colours = {
-                scheme: page.evaluate(COUNT_COLOURS, "data:image/png;base64," + _b64(tmp_path / f"report-{scheme}.png"))
-                for scheme in ("light", "dark")
-            }
-        finally:
-            context.close()
+            results[scheme] = page.evaluate(MEASURE)
+            page.screenshot(path=str(tmp_path / f"report-{scheme}.png"), full_page=True)
+        assert page.get_by_text(SCRIPT_NAME, exact=True).count() == 1  # the created playlist, as text
+        assert page.locator("bdi", has_text=RENAMED).count() >= 1
+        page.set_viewport_size({"width": 390, "height": 800})  # a phone
+        page.goto(url, wait_until="load")
+        results["phone"] = page.evaluate(MEASURE)
+        page.goto("about:blank")
+        colours = {
+            scheme: page.evaluate(COUNT_COLOURS, "data:image/png;base64," + _b64(tmp_path / f"report-{scheme}.png"))
+            for scheme in ("light", "dark")
+        }
+    finally:
+        context.close()
 
     assert problems == []
     assert set(requests) <= {url, "about:blank"}, requests
@@ -516,6 +411,121 @@ def test_the_report_renders_in_chromium_without_errors(history: History, tmp_pat
         width, height = png_size((tmp_path / f"report-{scheme}.png").read_bytes())
         assert width == 1200 and height > 2000
         assert colours[scheme] > 50  # text, charts, covers: not a blank page
+
+
+# -- the same look as the reference pages --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pages() -> dict[str, str]:
+    """Today's pages of the reference data, the footer's version as in the references."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(report_page, "__version__", "VERSION")
+        return {variant: render_page(sample(variant), LOCATION, NOW) for variant in VARIANTS}
+
+
+def _structure(document: str) -> tuple[list[tuple[str, dict[str, str], str]], list[str]]:
+    """Every element with its attributes and the text in it, and every piece of text; white space
+    between elements (which does not show) left out."""
+    parsed = ParsedPage(document)
+    elements = [(e.tag, e.attributes, "".join(e.text.split())) for e in parsed.elements]
+    return elements, [" ".join(text.split()) for text in parsed.text if text.strip()]
+
+
+def test_the_pages_have_the_elements_and_text_of_the_reference_pages(pages: dict[str, str]) -> None:
+    if os.environ.get("REPORT_REFERENCES") == "write":
+        for name, document in pages.items():
+            (REFERENCES / f"{name}.html").write_text(document)
+        pytest.skip("REPORT_REFERENCES=write: the reference pages were rewritten from today's report")
+    for name, document in pages.items():
+        assert _structure(document) == _structure((REFERENCES / f"{name}.html").read_text()), name
+
+
+#: compares two screenshots pixel by pixel: a pixel counts as different unless it matches (each
+#: channel within 3) the same pixel of the other image; one that only matches a neighbour in both
+#: directions is an antialiasing difference (an edge drawn a fraction of a pixel apart)
+COMPARE = """async ([first, second]) => {
+  const load = async (source) => {
+    const image = new Image();
+    image.src = source;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    [canvas.width, canvas.height] = [image.naturalWidth, image.naturalHeight];
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    return context.getImageData(0, 0, canvas.width, canvas.height);
+  };
+  const [a, b] = [await load(first), await load(second)];
+  if (a.width !== b.width || a.height !== b.height)
+    return {sizes: [[a.width, a.height], [b.width, b.height]], different: -1, antialiased: 0, box: null};
+  const [w, h, p, q] = [a.width, a.height, a.data, b.data];
+  const same = (x, i, y, j) => Math.abs(x[i] - y[j]) <= 3 && Math.abs(x[i + 1] - y[j + 1]) <= 3
+    && Math.abs(x[i + 2] - y[j + 2]) <= 3;
+  const nearby = (x, y, i, px, py) => {
+    for (let dy = -1; dy <= 1; dy++)
+      for (let dx = -1; dx <= 1; dx++) {
+        const [nx, ny] = [px + dx, py + dy];
+        if (nx >= 0 && ny >= 0 && nx < w && ny < h && same(x, i, y, (ny * w + nx) * 4)) return true;
+      }
+    return false;
+  };
+  let [different, antialiased, box] = [0, 0, null];
+  for (let py = 0; py < h; py++)
+    for (let px = 0; px < w; px++) {
+      const i = (py * w + px) * 4;
+      if (same(p, i, q, i)) continue;
+      if (nearby(p, q, i, px, py) && nearby(q, p, i, px, py)) { antialiased++; continue; }
+      different++;
+      box = box ? [Math.min(box[0], px), Math.min(box[1], py), Math.max(box[2], px), Math.max(box[3], py)]
+        : [px, py, px, py];
+    }
+  return {sizes: [[w, h]], different, antialiased, box};
+}"""
+
+Scheme = Literal["light", "dark"]
+#: which pages are compared how: (page, colour scheme, viewport width)
+LOOKS: list[tuple[str, Scheme, int]] = [
+    ("sink", "light", 1200),
+    ("sink", "dark", 1200),
+    ("sink", "light", 390),
+    ("sink", "dark", 390),
+    ("first", "light", 1200),
+    ("first", "dark", 390),
+    ("quiet", "dark", 1200),
+    ("empty", "light", 1200),
+    ("empty", "light", 390),
+]
+
+
+def _screenshot(tab: Page, document: str, scheme: Scheme, width: int) -> bytes:
+    tab.set_viewport_size({"width": width, "height": 900})
+    tab.emulate_media(color_scheme=scheme)
+    tab.set_content(document, wait_until="load")
+    return tab.screenshot(full_page=True)
+
+
+@needs_chromium
+def test_the_pages_look_like_the_reference_pages(pages: dict[str, str], browser: Browser, tmp_path: Path) -> None:
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        for name, scheme, width in LOOKS:
+            shots = [
+                _screenshot(tab, document, scheme, width)
+                for document in (pages[name], (REFERENCES / f"{name}.html").read_text())
+            ]
+            tab.goto("about:blank")
+            sources = ["data:image/png;base64," + base64.b64encode(shot).decode() for shot in shots]
+            result = tab.evaluate(COMPARE, sources)
+            where = tmp_path / f"{name}-{scheme}-{width}"
+            if result["different"] or result["antialiased"]:
+                for shot, suffix in zip(shots, ("today", "reference"), strict=True):
+                    where.with_name(f"{where.name}-{suffix}.png").write_bytes(shot)
+            width_px, height_px = result["sizes"][0]
+            assert result["different"] == 0, (name, scheme, width, result, f"screenshots in {tmp_path}")
+            assert result["antialiased"] <= width_px * height_px // 10_000, (name, scheme, width, result)
+    finally:
+        context.close()
 
 
 def _b64(path: Path) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from spotify_exporter.restore import RestorePlan, RestoreReport, Selection, run_
 from spotify_exporter.settings import settings_from_env
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator, build_account
+from spotify_simulator.covers import jpeg
 
 Rows = list[dict[str, str]]
 
@@ -56,9 +56,17 @@ def empty_account(tmp_path: Path) -> Iterator[Callable[..., SpotifySimulator]]:
 
 
 def restore_into(
-    target: SpotifySimulator, store: LocalFolderStore, folder: str, tmp_path: Path, **flags: Any
+    target: SpotifySimulator,
+    store: LocalFolderStore,
+    folder: str,
+    tmp_path: Path,
+    max_requests_per_30s: int | None = None,
+    **flags: Any,
 ) -> tuple[RestorePlan, RestoreReport | None]:
-    config = settings_from_env({}, api_url=target.api_url, accounts_url=target.accounts_url)
+    """An in-process restore with the production wiring; ``flags`` are the CLI's selection."""
+    config = settings_from_env(
+        {}, api_url=target.api_url, accounts_url=target.accounts_url, max_requests_per_30s=max_requests_per_30s
+    )
     secrets = EnvironmentSecrets(environ={}, dotenv_path=write_env_file(tmp_path / "target.env", target))
     client = connect(secrets, config, [], sleep=NoSleep())
     return run_restore(SnapshotReader.open(store, folder), client, Selection(**flags))
@@ -66,6 +74,47 @@ def restore_into(
 
 def csv_of(store: LocalFolderStore, result: ExportResult, dataset: str) -> Rows:
     return read_csv(store, f"{result.folder}/{dataset}.csv")[1]
+
+
+def restore_command(store: LocalFolderStore, snapshot: ExportResult) -> list[str]:
+    return [*EXPORTER, "restore", str(store.root / snapshot.folder)]
+
+
+def kill_restore_when(
+    target: SpotifySimulator, command: list[str], env: dict[str, str], cwd: Path, when: Callable[[int], bool]
+) -> None:
+    """Run the restore CLI and SIGKILL it inside the first write for which ``when(writes_applied)``
+    holds: Spotify applied that write, the restore never heard of it (nor journaled it)."""
+    pids: list[int] = []
+
+    def kill(applied: int) -> None:
+        if pids and when(applied):
+            os.kill(pids.pop(), signal.SIGKILL)
+
+    target.on_write_applied = kill
+    try:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pids.append(process.pid)
+        assert process.wait(timeout=120) == -signal.SIGKILL, "the restore ended before the write it was to die in"
+    finally:
+        target.on_write_applied = None
+
+
+def expected_not_restorable(store: LocalFolderStore, snapshot: ExportResult) -> list[tuple[str, list[int]]]:
+    """Per own playlist with local files or gone items, in list order: their 1-based positions."""
+    found: dict[str, list[int]] = {}
+    for row in csv_of(store, snapshot, "playlist_items"):
+        if row["item_type"] in ("local", "unavailable"):
+            found.setdefault(row["playlist_id"], []).append(int(row["position"]) + 1)
+    return [
+        (p["playlist_name"], found[p["playlist_id"]])
+        for p in csv_of(store, snapshot, "playlists")
+        if p["owner_id"] == snapshot.account_id and p["playlist_id"] in found
+    ]
+
+
+def reported_not_restorable(report: RestoreReport) -> list[tuple[str, list[int]]]:
+    return [(name, [int(line[1:].split(" ", 1)[0]) for line in lines]) for name, lines in report.not_restorable]
 
 
 def comparable_playlists(rows: Rows, account: str) -> list[tuple[str, ...]]:
@@ -138,18 +187,17 @@ def test_restore_into_an_empty_account_recreates_it(
     assert report is not None
 
     assert_restored(store, snapshot, target, tmp_path)
-    local_and_gone = [
-        r for r in csv_of(store, snapshot, "playlist_items") if r["item_type"] in ("local", "unavailable")
-    ]
-    assert local_and_gone  # the small account has both kinds
-    reported = [line for lines in report.skipped_items.values() for line in lines]
-    assert len(reported) == len([r for r in local_and_gone if _own(store, snapshot, r["playlist_id"])])
+    assert reported_not_restorable(report) == expected_not_restorable(store, snapshot) != []
+    reported = [line for _, lines in report.not_restorable for line in lines]
     assert any("a local file" in line for line in reported) and any("no longer on Spotify" in line for line in reported)
-
-
-def _own(store: LocalFolderStore, snapshot: ExportResult, playlist_id: str) -> bool:
-    owners = {p["playlist_id"]: p["owner_id"] for p in csv_of(store, snapshot, "playlists")}
-    return owners[playlist_id] == snapshot.account_id
+    # the whole restore is plain writes: one create per playlist, 100 items and 40 library URIs a request
+    assert all(method in ("POST", "PUT") for method, _, _ in target.write_counters)
+    assert {template for _, template, _ in target.write_counters} <= {
+        "/v1/me/playlists",
+        "/v1/playlists/{id}/items",
+        "/v1/playlists/{id}/images",
+        "/v1/me/library",
+    }
 
 
 def test_a_restore_stopped_half_way_and_run_again_adds_nothing_twice(
@@ -170,22 +218,20 @@ def test_a_restore_stopped_half_way_and_run_again_adds_nothing_twice(
 def test_a_restore_killed_at_any_moment_and_run_again_adds_nothing_twice(
     source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
 ) -> None:
-    """SIGKILL right after Spotify applied a write, before the journal could say so."""
+    """SIGKILL right after Spotify applied a write, before the journal could say so: the first
+    playlist's creation, then a write well into the second run."""
     store, snapshot = source
     target = empty_account()
-    env = {**cli_env(target), "PYTHONUNBUFFERED": "1"}
-    command = [*EXPORTER, "restore", str(store.root / snapshot.folder)]
-    for kill_after in (3, 40):
-        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while target.writes_applied < kill_after and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.001)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait()
-    finished = run_cli(["restore", str(store.root / snapshot.folder)], env, tmp_path)
+    env = cli_env(target)
+    command = restore_command(store, snapshot)
+    kill_restore_when(target, command, env, tmp_path, lambda applied: applied == 1)
+    assert len(target.account.playlists) == 1
+    second_run = target.writes_applied + 20  # of about 40
+    kill_restore_when(target, command, env, tmp_path, lambda applied: applied == second_run)
+    finished = run_cli(command[len(EXPORTER) :], env, tmp_path)
     assert finished.returncode == 0, finished.stderr
 
-    assert_restored(store, snapshot, target, tmp_path)  # descriptions included: no marker is left
+    assert_restored(store, snapshot, target, tmp_path)
     # (a kill during a journal write may leave the store's hidden temp file, which no reader sees)
     journals = list(store.list_files(f"{snapshot.account_id}/restores/"))
     stamp = snapshot.folder.split("/")[1]
@@ -277,10 +323,144 @@ def test_a_half_restored_playlist_deleted_in_spotify_is_made_again(
     target = empty_account(Faults(fail_writes_after=1))  # the first playlist is created, nothing added
     with pytest.raises(ExporterError):
         restore_into(target, store, snapshot.folder, tmp_path)
-    [half] = [p for p in target.account.playlists if "[restoring" in p.description]
+    [half] = target.account.playlists
     target.change(lambda account: account.playlists.remove(half))  # the user deletes (unfollows) it
     target.fail_writes_after = None
 
     restore_into(target, store, snapshot.folder, tmp_path)
 
     assert_restored(store, snapshot, target, tmp_path)
+
+
+def test_a_playlist_of_that_name_already_in_the_account_is_not_taken_for_the_one_being_restored(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """Killed between Spotify creating a playlist and the journal noting it: the restore finds its
+    playlist again by name, never the user's own playlist of the same name made before."""
+    store, snapshot = source
+    target = empty_account()
+    own = [p for p in csv_of(store, snapshot, "playlists") if p["owner_id"] == snapshot.account_id]
+    first = own[-1]["playlist_name"]  # the list's last playlist is created first
+    mine = target.edit.create_playlist(first, description="my own, made before the restore")
+    target.edit.add_items(mine.id, [f"spotify:track:{target.account.catalog.track(0).id}"])
+    before = (mine.snapshot_id, list(mine.entries))
+    env, command = cli_env(target), restore_command(store, snapshot)
+
+    def created_ours(_: int) -> bool:
+        return len([p for p in target.account.playlists if p.name == first]) == 2
+
+    kill_restore_when(target, command, env, tmp_path, created_ours)
+    finished = run_cli(command[len(EXPORTER) :], env, tmp_path)
+    assert finished.returncode == 0, finished.stderr
+
+    assert (mine.snapshot_id, mine.entries) == before, "the user's playlist is untouched"
+    assert [p.name for p in target.account.playlists].count(first) == 2
+    target.change(lambda account: account.playlists.remove(mine))
+    assert_restored(store, snapshot, target, tmp_path)
+
+
+def test_descriptions_come_back_as_written_and_the_csv_shows_them_so(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """Spotify sends descriptions HTML-escaped and escapes what it is sent: the JSON copy keeps
+    the API's text, the CSV and the restore use the plain one, so nothing is escaped twice."""
+    store, snapshot = source
+    target = empty_account()
+    source_json = list(SnapshotReader.open(store, snapshot.folder).records("playlists"))
+    pairs = [
+        (p["description"], r["description"])
+        for p, r in zip(source_json, csv_of(store, snapshot, "playlists"), strict=True)
+    ]
+    assert ("Songs for the road &amp; more", "Songs for the road & more") in pairs
+    assert ("Rock &#x27;n&#x27; roll &#x2F; blues &lt;live&gt;", "Rock 'n' roll / blues <live>") in pairs
+
+    restore_into(target, store, snapshot.folder, tmp_path)
+
+    again_store = LocalFolderStore(tmp_path / "restored")
+    again = export_account(target, again_store, tmp_path / "target.env")
+    restored = SnapshotReader.open(again_store, again.folder).records("playlists")
+    mine = [(p["name"], p["description"]) for p in restored if p["owner"]["id"] == again.account_id]
+    theirs = [(p["name"], p["description"]) for p in source_json if p["owner"]["id"] == snapshot.account_id]
+    assert mine == theirs and sum("&" in text for _, text in theirs) >= 3, "the API's very text"
+    assert not [p.description for p in target.account.playlists if p.description == "null" or "&#x" in p.description]
+
+
+def test_covers_spotify_would_refuse_are_listed_and_the_playlists_restored_without_them(
+    simulator: Callable[..., SpotifySimulator], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    sim = simulator("small")
+    own = [p for p in sim.account.playlists if p.owner == 0 and p.entries and p.cover is None]
+    big, gif = own[0], own[1]
+    sim.edit.set_cover(big.id, jpeg("large") + bytes(200 * 1024))  # 256 KB and more in base64
+    sim.edit.set_cover(gif.id, b"GIF89a" + bytes(100))
+    store = LocalFolderStore(tmp_path / "backups")
+    snapshot = export_account(sim, store, write_env_file(tmp_path / "source.env", sim))
+    assert {big.id, gif.id} <= set(snapshot.manifest["covers"])
+    target = empty_account()
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None
+    listed = dict(report.not_restorable)
+    assert "the cover image (larger than the 256 KB Spotify takes)" in listed[big.name]
+    assert "the cover image (not a JPEG, which is all Spotify takes)" in listed[gif.name]
+    restored = {p.name: p for p in target.account.playlists}
+    assert restored[big.name].cover is None and restored[gif.name].cover is None
+    assert len(restored[big.name].entries) > 0 and target.write_counters[("PUT", "/v1/playlists/{id}/images", 400)] == 0
+    assert report.covers == len(snapshot.manifest["covers"]) - 2 > 0
+
+
+def test_own_playlists_whose_items_were_not_read_are_listed_as_not_restored(
+    simulator: Callable[..., SpotifySimulator], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    sim = simulator("small", Faults(unavailable={"GET /v1/playlists/{id}/items": 403}))
+    store = LocalFolderStore(tmp_path / "backups")
+    snapshot = export_account(sim, store, write_env_file(tmp_path / "source.env", sim))
+    listed = SnapshotReader.open(store, snapshot.folder).records("playlists")
+    own = [p["name"] for p in listed if p["owner"]["id"] == snapshot.account_id]
+    target = empty_account()
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None and report.created == [] and len(own) > 5
+    assert report.not_restored == [f"{name!r}: its items could not be read when the snapshot was taken" for name in own]
+    assert not [p for p in target.account.playlists if p.owner == 0]
+
+
+def test_what_spotify_withdrew_since_the_snapshot_is_listed_and_everything_else_restored(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """A song gone from a playlist's batch of 100, a liked song and a followed playlist its owner
+    deleted: each answers 400 and would fail its whole request; they are singled out and listed,
+    also when Spotify refused them in an earlier, interrupted run."""
+    store, snapshot = source
+    ids = {p["name"]: p["id"] for p in SnapshotReader.open(store, snapshot.folder).records("playlists")}
+    items = [r for r in csv_of(store, snapshot, "playlist_items") if r["playlist_id"] == ids["+1 mix"]]
+    gone_item = items[57]
+    liked = [r["track_uri"] for r in csv_of(store, snapshot, "library")]
+    followed = f"spotify:playlist:{ids['Friday Faves']}"
+    target = empty_account(Faults(fail_writes_after=25))
+    gone = {gone_item["track_uri"], liked[100], followed}
+    target.change(lambda account: account.withdrawn.update(uri.rsplit(":", 1)[1] for uri in gone))
+
+    with pytest.raises(ExporterError):
+        restore_into(target, store, snapshot.folder, tmp_path)
+    assert target.write_counters[("POST", "/v1/playlists/{id}/items", 400)] > 0, "refused in the first run"
+    target.fail_writes_after = None
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None
+    refusal = "Payload contains a non-existing ID"
+    listed = dict(report.not_restorable)["+1 mix"]
+    assert f"#58 {gone_item['track_name']} - {gone_item['artists']} (Spotify refused it: {refusal})" in listed
+    assert report.refused == {
+        "playlists": [(followed, refusal)],
+        "liked": [(liked[100], refusal)],
+    }
+    assert "Friday Faves" not in report.followed and report.saved["liked"] == len(liked) - 1
+    restored = next(p for p in target.account.playlists if p.name == "+1 mix")
+    uris = [r["track_uri"] for r in items if r["item_type"] in ("track", "episode") and r is not gone_item]
+    assert [f"spotify:track:{target.account.catalog.track(e.ref).id}" for e in restored.entries] == uris
+    expected_liked = [uri for uri in liked if uri != liked[100]]
+    assert [f"spotify:track:{target.account.catalog.track(t).id}" for t, _ in target.account.liked] == expected_liked
+    assert "Not restored: 1 liked songs Spotify refused:" in report.describe()

@@ -378,7 +378,7 @@ def test_accounts_are_deterministic_and_seeded() -> None:
         assert SpotifySimulator(first).expected_rows(dataset) == SpotifySimulator(again).expected_rows(dataset)
     assert SpotifySimulator(first).expected_rows("library") != SpotifySimulator(other).expected_rows("library")
     with pytest.raises(ValueError, match="unknown account size"):
-        build_account("medium")
+        build_account("gigantic")
 
 
 @pytest.mark.parametrize(

@@ -189,6 +189,31 @@ def test_change_details_is_for_the_owner_and_bumps_the_snapshot(start: Start) ->
     assert "items" not in api.ok("GET", f"/playlists/{named(sim.account, 'Friday Faves')}")
 
 
+def test_descriptions_are_sent_html_escaped_and_cannot_be_emptied(start: Start) -> None:
+    """Spotify escapes descriptions on the way out and takes what it is sent literally (rules.py)."""
+    sim = start()
+    api = Api(sim)
+    typed = "Rock 'n' roll & R&B / <live> \"best\""
+    escaped = "Rock &#x27;n&#x27; roll &amp; R&amp;B &#x2F; &lt;live&gt; &quot;best&quot;"
+    made = api.ok("POST", "/me/playlists", 201, json={"name": "Escapes", "description": typed})
+    assert made["description"] == escaped
+    assert (
+        api.playlist(made["id"])["description"] == escaped == api.ok("GET", f"/playlists/{made['id']}")["description"]
+    )
+    assert sim.account.playlist(made["id"]).description == typed  # type: ignore[union-attr]
+    api.ok("PUT", f"/playlists/{made['id']}", json={"description": escaped})  # a client that sends back what it read
+    assert api.playlist(made["id"])["description"] == escaped.replace("&", "&amp;"), "escaped twice"
+    snapshot = api.playlist(made["id"])["snapshot_id"]
+    api.refused("PUT", f"/playlists/{made['id']}", 400, "Attribute description is empty", json={"description": ""})
+    api.refused("PUT", f"/playlists/{made['id']}", 400, "description is empty", json={"name": "x", "description": ""})
+    assert (api.playlist(made["id"])["name"], api.playlist(made["id"])["snapshot_id"]) == ("Escapes", snapshot)
+    bare = api.ok("POST", "/me/playlists", 201, json={"name": "No description given"})
+    empty = api.ok("POST", "/me/playlists", 201, json={"name": "Empty description", "description": ""})
+    assert (bare["description"], empty["description"]) == ("null", "")
+    listed = " ".join(p["description"] for p in api.playlists())
+    assert "&amp;" in listed and "&#x27;" in listed, "accounts carry descriptions Spotify escapes"
+
+
 # -- playlist items ------------------------------------------------------------------------------
 
 
@@ -401,7 +426,7 @@ def test_library_saves_are_idempotent_and_the_last_uri_is_the_newest(start: Star
     ]
 
 
-def test_library_takes_every_kind_the_spec_lists_and_refuses_the_rest(start: Start) -> None:
+def test_library_takes_every_kind_the_migration_guide_lists_and_refuses_the_rest(start: Start) -> None:
     source = build_account("tiny")
     sim = start(empty_like(source))
     api, a = Api(sim), sim.account
@@ -417,9 +442,9 @@ def test_library_takes_every_kind_the_spec_lists_and_refuses_the_rest(start: Sta
     assert [s["audiobook"]["uri"] for s in api.all("/me/audiobooks")] == [book]
     assert [p["uri"] for p in api.playlists()] == [followed]
     api.refused("GET", f"/playlists/{followed.rsplit(':', 1)[1]}/items", 403)
-    artist = f"spotify:artist:{a.catalog.artist(0).id}"
+    chapter = "spotify:chapter:" + "A" * 22
     for uris, message in (
-        ([album, artist], "Unsupported URI type: artist"),
+        ([album, chapter], "Unsupported URI type: chapter"),
         ([album, a.local_files[0].uri], "Unsupported URI type: local"),
         ([album, mine], "non-existing ID"),
         ([album, "spotify:album:short"], "Invalid base62 id"),
@@ -437,30 +462,53 @@ def test_library_takes_every_kind_the_spec_lists_and_refuses_the_rest(start: Sta
     api.refused("DELETE", "/me/albums", 403, "/me/library")
 
 
-def test_following_artists_keeps_spotifys_id_order(start: Start) -> None:
+def test_artists_are_followed_through_the_library_in_spotifys_id_order(start: Start) -> None:
     sim = start("tiny")
     api, a = Api(sim), sim.account
     listed = [x["id"] for x in api.all("/me/following?type=artist")]
     new = [a.catalog.artist(i).id for i in range(a.catalog.n_artists) if i not in a.artists][:3]
-    response = api("PUT", f"/me/following?type=artist&ids={new[0]},{new[1]}")
-    assert response.status_code == 204 and response.content == b""
-    api.ok("PUT", "/me/following?type=artist", 204, json={"ids": [new[2], new[0]]})
+    uri = [f"spotify:artist:{i}" for i in new]
+    response = api("PUT", f"/me/library?uris={uri[0]},{uri[1]}")
+    assert response.status_code == 200 and response.content == b""
+    api.ok("PUT", f"/me/library?uris={uri[2]},{uri[0]}")  # following again changes nothing
     now = [x["id"] for x in api.all("/me/following?type=artist")]
     assert now == sorted([*listed, *new]) and len(now) == len(listed) + 3
-    api.ok("DELETE", "/me/following?type=artist", 204, json={"ids": [new[1]]})
-    api.ok("DELETE", f"/me/following?type=artist&ids={listed[0]}", 204)
+    assert api.ok("GET", f"/me/library/contains?uris={uri[0]},spotify:artist:{listed[0]}") == [True, True]
+    api.ok("DELETE", f"/me/library?uris={uri[1]},spotify:artist:{listed[0]}")
     left = sorted([*listed[1:], new[0], new[2]])
     assert [x["id"] for x in api.all("/me/following?type=artist")] == left
     assert [r["artist_uri"] for r in sim.expected_rows("artists")] == [f"spotify:artist:{i}" for i in left]
-    api.ok("PUT", "/me/following?type=user&ids=spotifyfan42", 204)  # accepted, not modelled
-    for path, message in (
-        ("/me/following?ids=" + new[0], "type"),
-        ("/me/following?type=playlist&ids=" + new[0], "type"),
-        ("/me/following?type=artist", "ids"),
-        ("/me/following?type=artist&ids=" + ",".join([new[0]] * 51), "maximum is 50"),
-        ("/me/following?type=artist&ids=" + "Z" * 22, "non-existing ID"),
+    api.ok("PUT", "/me/library?uris=spotify:user:spotifyfan42")  # accepted, not modelled
+    api.refused("PUT", "/me/library?uris=spotify:artist:" + "Z" * 22, 400, "non-existing ID")
+
+
+def test_the_routes_development_mode_lost_answer_403_and_change_nothing(start: Start) -> None:
+    """Spotify's February 2026 changelog: [REMOVED] ... Use PUT/DELETE /me/library (rules.py)."""
+    sim = start("tiny")
+    api, a = Api(sim), sim.account
+    artist = next(a.catalog.artist(i).id for i in range(a.catalog.n_artists) if i not in a.artists)
+    followed = named(a, "Friday Faves")
+    mine = own(a, "-minus")
+    before = (sim.expected_rows("artists"), sim.expected_rows("playlists"), sim.expected_rows("library"))
+    for method, path, kwargs, instead in (
+        ("PUT", f"/me/following?type=artist&ids={artist}", {}, "/me/library"),
+        ("PUT", "/me/following?type=artist", {"json": {"ids": [artist]}}, "/me/library"),
+        ("PUT", "/me/following?type=user&ids=spotifyfan42", {}, "/me/library"),
+        ("DELETE", f"/me/following?type=artist&ids={a.catalog.artist(a.artists[0]).id}", {}, "/me/library"),
+        ("GET", f"/me/following/contains?type=artist&ids={artist}", {}, "/me/library/contains"),
+        ("PUT", f"/playlists/{followed}/followers", {"json": {"public": True}}, "/me/library"),
+        ("DELETE", f"/playlists/{followed}/followers", {}, "/me/library"),
+        ("DELETE", f"/playlists/{mine}/followers", {}, "/me/library"),
+        ("GET", f"/playlists/{followed}/followers/contains?ids={a.me.id}", {}, "/me/library/contains"),
+        ("PUT", f"/me/tracks?ids={a.catalog.track(0).id}", {}, "/me/library"),
+        ("DELETE", f"/me/albums?ids={a.catalog.album(0).id}", {}, "/me/library"),
+        ("GET", f"/me/tracks/contains?ids={a.catalog.track(0).id}", {}, "/me/library/contains"),
+        ("POST", f"/playlists/{mine}/tracks", {"json": {"uris": [track_uri(a, 1)]}}, "/items"),
     ):
-        api.refused("PUT", path, 400, message)
+        api.refused(method, path, 403, instead, **kwargs)
+    assert (sim.expected_rows("artists"), sim.expected_rows("playlists"), sim.expected_rows("library")) == before
+    assert sim.writes_applied == 0
+    assert api.ok("GET", "/me/following?type=artist&limit=1")["artists"]["total"] == len(a.artists), "still there"
 
 
 # -- scopes, the pipeline and faults -------------------------------------------------------------
@@ -480,7 +528,7 @@ def test_writes_need_their_scopes_when_the_token_has_few(start: Start) -> None:
         ("POST", f"/playlists/{target}/items", {"json": {"uris": [track]}}),
         ("PUT", f"/playlists/{target}/images", {"data": b64(jpeg("x")), "headers": {"Content-Type": "image/jpeg"}}),
         ("PUT", f"/me/library?uris={track}", {}),
-        ("PUT", f"/me/following?type=artist&ids={a.catalog.artist(0).id}", {}),
+        ("PUT", f"/me/library?uris=spotify:artist:{a.catalog.artist(0).id}", {}),
     ):
         reader.refused(method, path, 403, "Insufficient client scope", **kwargs)
     assert reader.ok("GET", "/me/tracks?limit=1")["total"] == len(a.liked), "reads need no write scope"
@@ -490,9 +538,10 @@ def test_writes_need_their_scopes_when_the_token_has_few(start: Start) -> None:
     private_only.ok("POST", "/me/playlists", 201, json={"name": "private", "public": False})
     private_only.ok("PUT", f"/me/library?uris={track}")
     private_only.refused("PUT", f"/me/library?uris=spotify:playlist:{named(a, 'Friday Faves')}", 403, "scope")
+    private_only.refused("PUT", f"/me/library?uris={track},spotify:artist:{a.catalog.artist(0).id}", 403, "scope")
     private_only.refused("PUT", f"/playlists/{target}/images", 403, "scope", data=b64(jpeg("x")))
     assert sim.cover_of(target) is None and a.playlists[0].name == "private"
-    assert sim.writes_applied == 2 and sim.write_requests == 12
+    assert sim.writes_applied == 2 and sim.write_requests == 13
 
 
 def test_writes_go_through_the_request_pipeline_and_are_counted(start: Start) -> None:
@@ -606,9 +655,9 @@ def test_an_empty_account_resolves_every_uri_of_its_source(start: Start) -> None
     saved += [f"spotify:playlist:{p.id}" for p in others]
     for chunk in range(0, len(saved), 40):
         api.ok("PUT", "/me/library?uris=" + ",".join(saved[chunk : chunk + 40]))
-    artists = [source.catalog.artist(i).id for i in source.artists]
-    for chunk in range(0, len(artists), 50):
-        api.ok("PUT", "/me/following?type=artist", 204, json={"ids": artists[chunk : chunk + 50]})
+    artists = [f"spotify:artist:{source.catalog.artist(i).id}" for i in source.artists]
+    for chunk in range(0, len(artists), 40):
+        api.ok("PUT", "/me/library?uris=" + ",".join(artists[chunk : chunk + 40]))
     expected = SpotifySimulator(source)
     for dataset in ("albums", "shows", "episodes", "audiobooks"):
         key = next(k for k in COLUMNS[dataset] if k.endswith("uri"))

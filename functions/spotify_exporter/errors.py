@@ -99,6 +99,7 @@ class SpotifyRequestError(ExporterError):
     def __init__(self, path: str, status: int, reason: str = "") -> None:
         self.path = path
         self.status = status
+        self.reason = reason
         detail = f": {reason}" if reason else ""
         super().__init__(f"Spotify answered {path} with HTTP {status}{detail}")
 

@@ -1,30 +1,40 @@
 """Put a snapshot back into a Spotify account: playlists, liked songs, albums, artists.
 
-Restores are idempotent and resumable. Two things make a re-run after a crash end with
-exactly one copy of everything:
+Restores are idempotent and resumable. A **journal** next to the snapshot
+(``<account>/restores/<snapshot time>-into-<target account>.json``; the snapshot itself is never
+modified) records, per playlist, the id of the playlist created for it and how far the library
+saves got. A run killed at any moment, even between Spotify creating a playlist and the journal
+saying so, resumes with exactly one copy of everything:
 
-* a **journal** next to the snapshot (``<account>/restores/<snapshot time>-into-<target
-  account>.json``; the snapshot itself is never modified) records, per
-  playlist, a random marker and the id of the playlist created for it, and how far the
-  library saves got;
-* a playlist is created with that marker in its description, so one created just before
-  a crash (before the journal could say so) is found again by its marker instead of being
-  created twice; the original description is put back as the playlist's last step.
+* before a playlist is created, the journal notes the ids of the target's playlists of that name;
+  a playlist of that name owned by the user that is neither among them nor another entry's is
+  the one created just before the crash, and is filled instead of created again (no marker in
+  the description: Spotify refuses to empty a description, spotify/web-api#1011, so a marker on
+  a playlist without one could never be removed);
+* items are never added on faith: a resumed playlist's current items are read first and the
+  restore continues after the longest prefix already there;
+* saving to the library and following are idempotent on Spotify's side, so a repeated batch
+  changes nothing.
 
-Items are never added on faith: a resumed playlist's current items are read first and the
-restore continues after the longest prefix already there. Saving to the library and
-following are idempotent on Spotify's side, so a repeated batch changes nothing.
+Spotify's February 2026 changes for development-mode apps (its "Web API Changelog - February
+2026" and migration guide) removed ``PUT /me/following`` and ``PUT /playlists/{id}/followers``
+("Use PUT /me/library instead"): liked songs, albums, shows, episodes, audiobooks, followed
+playlists and followed artists are all written with ``PUT /me/library`` and their URIs, 40 a
+request. Descriptions are sent as the text people see: Spotify sends them HTML-escaped and
+escapes what it is sent again (``rows.playlist_description``).
 
-Things the Web API cannot add (local files, items Spotify no longer has) are reported per
-playlist, never dropped silently. Playlists still in the account (same id) are left alone.
+What the Web API cannot add (local files, items Spotify no longer has, covers it would refuse,
+playlists whose items the snapshot lacks) is listed from the snapshot, and what Spotify refuses
+(400: withdrawn since the snapshot) is singled out, journaled and listed: the list is the same
+after a resume as in one go, nothing is dropped silently. Playlists still in the account (same
+id) are left alone.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +45,7 @@ import orjson
 from . import rows
 from .client import SpotifyClient
 from .diff import SAVED_KINDS
-from .errors import ExporterError, ForbiddenError, SpotifyServerError
+from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotReader, playlist_of_item_line
 from .pathnames import path_part
 from .stores import SnapshotStore
@@ -45,10 +55,10 @@ log = logging.getLogger("spotify_exporter")
 JSON = dict[str, Any]
 ADD_BATCH = 100  # POST /playlists/{id}/items
 LIBRARY_BATCH = 40  # PUT /me/library
-FOLLOW_BATCH = 50  # PUT /me/following
 COVER_LIMIT = 256 * 1024  # base64 payload of PUT /playlists/{id}/images
-MARKER_PREFIX = "[restoring "
+JPEG_MAGIC = b"\xff\xd8\xff"
 ADD_ATTEMPTS = 5
+COVER_POSITION = 1 << 30  # sorts a playlist's cover after its items in the not-restorable list
 
 
 class RestoreError(ExporterError):
@@ -82,8 +92,10 @@ class PlaylistPlan:
     source: JSON
     action: str  # create | follow | exists | already-followed | unreadable
     uris: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # what cannot be added, for people
-    cover: str | None = None
+    labels: list[str] = field(default_factory=list)  # per URI, for people: "#12 Song - Artist"
+    #: what the snapshot says cannot be restored, for people: (position, what), in playlist order
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    cover: str | None = None  # the snapshot's cover file, when Spotify will take it
 
     @property
     def source_id(self) -> str:
@@ -93,15 +105,30 @@ class PlaylistPlan:
     def name(self) -> str:
         return str(self.source.get("name") or "")
 
+    @property
+    def description(self) -> str:
+        return rows.playlist_description(self.source)
+
+
+#: journal key -> what the saved things are called
+SAVE_LABELS = {
+    "liked": "liked songs",
+    "albums": "albums",
+    "shows": "shows",
+    "episodes": "episodes",
+    "audiobooks": "audiobooks",
+    "artists": "artists",
+    "playlists": "followed playlists",
+}
+
 
 @dataclass
 class RestorePlan:
     target_account: str
     playlists: list[PlaylistPlan]  # in the order they are done: the list's last first
     saves: dict[str, list[str]]  # journal key -> URIs for PUT /me/library, oldest first
-    artist_ids: list[str]
     missing_selection: list[str]
-    target_playlists: set[str] = field(default_factory=set)  # ids in the target's list now
+    target_playlists: dict[str, str] = field(default_factory=dict)  # id -> name, the target's list now
 
     def describe(self) -> list[str]:
         lines = [f"Restore into Spotify account {self.target_account}:"]
@@ -109,7 +136,7 @@ class RestorePlan:
             if plan.action == "create":
                 extra = ", cover image" if plan.cover else ""
                 lines.append(f"  create playlist {plan.name!r} with {len(plan.uris)} items{extra}")
-                lines.extend(f"    cannot be added: {what}" for what in plan.skipped)
+                lines.extend(f"    cannot be restored: {what}" for _, what in plan.skipped)
             elif plan.action == "follow":
                 lines.append(f"  follow playlist {plan.name!r} again")
             elif plan.action == "exists":
@@ -117,35 +144,33 @@ class RestorePlan:
             elif plan.action == "already-followed":
                 lines.append(f"  playlist {plan.name!r} is already followed")
             else:
-                lines.append(f"  playlist {plan.name!r}: its items were not in the snapshot; not restored")
+                lines.append(f"  playlist {plan.name!r}: {UNREADABLE}; not restored")
         for key, uris in self.saves.items():
             if uris:
-                lines.append(f"  save {len(uris)} {SAVE_LABELS[key]} to the library")
-        if self.artist_ids:
-            lines.append(f"  follow {len(self.artist_ids)} artists")
+                verb = "follow" if key == "artists" else "save"
+                where = "" if key == "artists" else " to the library"
+                lines.append(f"  {verb} {len(uris)} {SAVE_LABELS[key]}{where}")
         lines.extend(f"  not in the snapshot: playlist {name!r}" for name in self.missing_selection)
         return lines
 
 
-SAVE_LABELS = {
-    "liked": "liked songs",
-    "albums": "albums",
-    "shows": "shows",
-    "episodes": "episodes",
-    "audiobooks": "audiobooks",
-}
+UNREADABLE = "its items could not be read when the snapshot was taken"
 
 
 # -- the journal ---------------------------------------------------------------------------------
 
 
 class Journal:
-    """What an earlier run of this restore did, kept in the store next to the snapshot."""
+    """What earlier runs of this restore did, kept in the store next to the snapshot."""
 
     def __init__(self, store: SnapshotStore, path: str, document: JSON) -> None:
         self.store = store
         self.path = path
         self.document = document
+        document.setdefault("playlists", {})
+        document.setdefault("library", {})
+        document.setdefault("followed", [])  # source ids of others' playlists this restore followed
+        document.setdefault("refused", {})  # library key -> [[uri, Spotify's reason], ...]
 
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
@@ -155,18 +180,40 @@ class Journal:
             with store.open_read(path) as stream:
                 document = orjson.loads(stream.read())
         except FileNotFoundError:
-            document = {"snapshot": snapshot_folder, "target_account": target_account, "playlists": {}, "saved": {}}
+            document = {"snapshot": snapshot_folder, "target_account": target_account}
         return cls(store, path, document)
 
     def playlist(self, source_id: str) -> JSON:
         entries: dict[str, JSON] = self.document["playlists"]
         return entries.setdefault(source_id, {})
 
+    def claimed(self, except_for: str) -> set[str]:
+        """Ids of the playlists created for the other entries."""
+        entries: dict[str, JSON] = self.document["playlists"]
+        return {str(e["new_id"]) for key, e in entries.items() if key != except_for and e.get("new_id")}
+
+    def followed(self) -> set[str]:
+        return set(self.document["followed"])
+
+    def note_followed(self, source_ids: list[str]) -> None:
+        self.document["followed"] = sorted(self.followed() | set(source_ids))
+        self.save()
+
     def saved(self, key: str) -> int:
-        return int(self.document["saved"].get(key, 0))
+        """How many of ``key``'s URIs are done (counted in URIs: a batch size may change)."""
+        return int(self.document["library"].get(key, 0))
+
+    def refused(self, key: str) -> list[tuple[str, str]]:
+        """``key``'s URIs Spotify refused to save, with its reason, in the order they were sent."""
+        return [(str(uri), str(reason)) for uri, reason in self.document["refused"].get(key, [])]
+
+    def refuse(self, key: str, uri: str, reason: str) -> None:
+        """Kept by the next :meth:`save` (a batch done again after a crash refuses the same URIs)."""
+        if uri not in {known for known, _ in self.refused(key)}:
+            self.document["refused"].setdefault(key, []).append([uri, reason])
 
     def set_saved(self, key: str, count: int) -> None:
-        self.document["saved"][key] = count
+        self.document["library"][key] = count
         self.save()
 
     def save(self) -> None:
@@ -182,7 +229,9 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
     """Read the snapshot and the target account; nothing is written."""
     target = str(client.get_json("/me").get("id") or "")
     source_account = snapshot.info.account_id
-    current = {str(p.get("id")): p for page in client.pages("/me/playlists") for p in page.items if p}
+    current = {
+        str(p.get("id")): str(p.get("name") or "") for page in client.pages("/me/playlists") for p in page.items if p
+    }
     listed = (
         list(snapshot.records("playlists"))
         if selection.everything or selection.playlists or selection.all_playlists
@@ -205,8 +254,11 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
             action = "unreadable"
         else:
             action = "create"
-        plans.append(PlaylistPlan(playlist, action, cover=covers.get(pid) if action == "create" else None))
-    _fill_items(snapshot, [p for p in plans if p.action == "create"])
+        plans.append(PlaylistPlan(playlist, action))
+    creating = [p for p in plans if p.action == "create"]
+    _fill_items(snapshot, creating)
+    for plan in creating:
+        _check_cover(snapshot, plan, covers.get(plan.source_id))
     plans.reverse()  # Spotify lists the newest playlist first: the list's last one goes first
 
     saves: dict[str, list[str]] = {}
@@ -216,10 +268,9 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
             saves[key] = _oldest_first(_uris(snapshot, key))
     if selection.everything or selection.albums:
         saves["albums"] = _oldest_first(_uris(snapshot, "albums"))
-    artist_ids: list[str] = []
     if selection.everything or selection.artists:
-        artist_ids = [uri.rsplit(":", 1)[1] for uri in _uris(snapshot, "artists")]
-    return RestorePlan(target, plans, saves, artist_ids, missing, set(current))
+        saves["artists"] = _uris(snapshot, "artists")  # Spotify lists them by id, whatever the order
+    return RestorePlan(target, plans, saves, missing, current)
 
 
 def _uris(snapshot: SnapshotReader, dataset: str) -> list[str]:
@@ -245,13 +296,27 @@ def _fill_items(snapshot: SnapshotReader, plans: list[PlaylistPlan]) -> None:
         envelope = orjson.loads(line)
         entry = envelope.get("entry") if isinstance(envelope.get("entry"), dict) else {}
         row = rows.playlist_item_row(plan.source, int(envelope.get("position") or 0), entry)
-        uri, kind = row.get("track_uri"), row["item_type"]
+        uri, kind, position = row.get("track_uri"), row["item_type"], int(envelope.get("position") or 0)
+        label = " - ".join(str(v) for v in (row.get("track_name"), row.get("artists")) if v) or "no name"
         if kind in ("track", "episode") and isinstance(uri, str) and uri.startswith("spotify:"):
             plan.uris.append(uri)
+            plan.labels.append(f"#{position + 1} {label}")
         else:
-            label = " - ".join(str(v) for v in (row.get("track_name"), row.get("artists")) if v) or "no name"
             reason = "a local file" if kind == "local" else "no longer on Spotify"
-            plan.skipped.append(f"#{int(envelope.get('position') or 0) + 1} {label} ({reason})")
+            plan.skipped.append((position, f"#{position + 1} {label} ({reason})"))
+
+
+def _check_cover(snapshot: SnapshotReader, plan: PlaylistPlan, name: str | None) -> None:
+    """Keep the cover only if ``PUT /playlists/{id}/images`` takes it: a JPEG, at most 256 KB in base64."""
+    if not name:
+        return
+    image = snapshot.read_bytes(name)
+    if not image.startswith(JPEG_MAGIC):
+        plan.skipped.append((COVER_POSITION, "the cover image (not a JPEG, which is all Spotify takes)"))
+    elif len(base64.b64encode(image)) > COVER_LIMIT:
+        plan.skipped.append((COVER_POSITION, "the cover image (larger than the 256 KB Spotify takes)"))
+    else:
+        plan.cover = name
 
 
 # -- doing it ------------------------------------------------------------------------------------
@@ -262,26 +327,31 @@ class RestoreReport:
     created: list[str] = field(default_factory=list)
     followed: list[str] = field(default_factory=list)
     left_alone: list[str] = field(default_factory=list)
-    skipped_items: dict[str, list[str]] = field(default_factory=dict)
+    not_restored: list[str] = field(default_factory=list)  # playlists, with the reason
+    #: per created playlist (name, what of it cannot be restored), in list order
+    not_restorable: list[tuple[str, list[str]]] = field(default_factory=list)
     saved: dict[str, int] = field(default_factory=dict)
-    artists_followed: int = 0
+    #: per library key, the URIs Spotify refused to save (with its reason)
+    refused: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     covers: int = 0
-    writes: int = 0
+    writes: int = 0  # by this run
 
     def describe(self) -> list[str]:
         lines = [f"Restored: {len(self.created)} playlists created, {len(self.followed)} followed again"]
         lines.extend(f"  {name}" for name in self.created)
         for key, count in self.saved.items():
             if count:
-                lines.append(f"Saved {count} {SAVE_LABELS[key]}")
-        if self.artists_followed:
-            lines.append(f"Followed {self.artists_followed} artists")
+                lines.append(f"{'Followed' if key == 'artists' else 'Saved'} {count} {SAVE_LABELS[key]}")
         if self.covers:
-            lines.append(f"Uploaded {self.covers} cover images")
+            lines.append(f"Cover images: {self.covers}")
         lines.extend(f"Left alone (still in the account): {name}" for name in self.left_alone)
-        for name, skipped in self.skipped_items.items():
+        lines.extend(f"Not restored: playlist {reason}" for reason in self.not_restored)
+        for name, skipped in self.not_restorable:
             lines.append(f"Not restorable in {name!r} (the Web API cannot add these):")
             lines.extend(f"  {what}" for what in skipped)
+        for key, refused in self.refused.items():
+            lines.append(f"Not restored: {len(refused)} {SAVE_LABELS[key]} Spotify refused:")
+            lines.extend(f"  {uri} ({reason})" for uri, reason in refused)
         return lines
 
 
@@ -297,20 +367,9 @@ class Restore:
 
     def run(self) -> RestoreReport:
         try:
-            follows: list[str] = []
-            for plan in self.plan.playlists:
-                if plan.action == "create":
-                    self._flush_follows(follows)
-                    self._restore_playlist(plan)
-                elif plan.action == "follow":
-                    follows.append(f"spotify:playlist:{plan.source_id}")
-                    self.report.followed.append(plan.name)
-                elif plan.action in ("exists", "already-followed"):
-                    self.report.left_alone.append(plan.name)
-            self._flush_follows(follows)
+            followed = self._restore_playlists()
             for key, uris in self.plan.saves.items():
                 self._save(key, uris)
-            self._follow_artists(self.plan.artist_ids)
         except ForbiddenError as error:
             raise RestoreError(
                 f"Spotify refused a write ({error}); the refresh token needs the write scopes: "
@@ -320,55 +379,96 @@ class Restore:
             raise RestoreError(f"{error}; run the same restore again to resume where it stopped") from None
         finally:
             self.report.writes = self.client.stats.writes
+        self._summarize(followed)
         return self.report
+
+    def _restore_playlists(self) -> list[PlaylistPlan]:
+        """Create or follow each playlist, the list's last first; the ones followed (now or by an
+        earlier run of this restore) are returned."""
+        follows: list[str] = []
+        followed_before = self.journal.followed()
+        followed: list[PlaylistPlan] = []
+        for plan in self.plan.playlists:
+            if plan.action == "create":
+                self._flush_follows(follows)
+                self._restore_playlist(plan)
+            elif plan.action == "follow" or plan.source_id in followed_before:
+                if plan.action == "follow":
+                    follows.append(plan.source_id)
+                followed.append(plan)
+            elif plan.action in ("exists", "already-followed"):
+                self.report.left_alone.append(plan.name)
+            else:
+                self.report.not_restored.append(f"{plan.name!r}: {UNREADABLE}")
+        self._flush_follows(follows)
+        return followed
+
+    def _summarize(self, followed: list[PlaylistPlan]) -> None:
+        """What could not be restored, in list order, from the snapshot and the journal: the same
+        whether the restore ran in one go or was interrupted and resumed."""
+        unfollowable = self.journal.refused("playlists")
+        if unfollowable:
+            self.report.refused = {"playlists": unfollowable, **self.report.refused}
+        refused_uris = {uri for uri, _ in unfollowable}
+        self.report.followed = [p.name for p in followed if f"spotify:playlist:{p.source_id}" not in refused_uris]
+        for plan in reversed(self.plan.playlists):
+            if plan.action != "create":
+                continue
+            refused: dict[str, str] = self.journal.playlist(plan.source_id).get("refused") or {}
+            found = [*plan.skipped, *((int(i), f"{plan.labels[int(i)]} ({why})") for i, why in refused.items())]
+            if found:
+                self.report.not_restorable.append((plan.name, [what for _, what in sorted(found)]))
+        self.report.not_restored.reverse()
 
     # -- playlists ---------------------------------------------------------------------------
 
     def _flush_follows(self, follows: list[str]) -> None:
         """Followed playlists go back in list order, batched between the ones we create."""
         for batch in _batches(follows, LIBRARY_BATCH):
-            self.client.request("PUT", "/me/library", {"uris": ",".join(batch)})
+            # noted first: one still not followed after a crash is followed on the next run anyway
+            self.journal.note_followed(batch)
+            refused = self._put_library([f"spotify:playlist:{pid}" for pid in batch])
+            for uri, reason in refused:
+                self.journal.refuse("playlists", uri, reason)  # e.g. deleted by its owner since
+            if refused:
+                self.journal.save()
         follows.clear()
 
     def _restore_playlist(self, plan: PlaylistPlan) -> None:
         entry = self.journal.playlist(plan.source_id)
-        if entry.get("state") == "done":
-            self.report.created.append(plan.name)
-            return
-        resumed = bool(entry)
-        if not entry.get("marker"):
-            entry.update(marker=secrets.token_hex(6), state="creating")
+        if entry.get("state") != "done":
+            target_id = entry.get("new_id")
+            if target_id and target_id not in self.plan.target_playlists:
+                target_id = None  # removed from the account since the last run: make it again
+            if not target_id and entry.get("state") == "creating":
+                target_id = self._find_created(plan, entry)  # created just before a crash?
+            present = self._current_uris(target_id) if target_id else []
+            if not target_id:
+                same_name = [pid for pid, name in self.plan.target_playlists.items() if name == plan.name]
+                entry.update(state="creating", before=same_name, new_id=None)
+                self.journal.save()
+                target_id = self._create(plan, entry)
+            entry.update(new_id=target_id, state="filling")
             self.journal.save()
-        marker = f"{MARKER_PREFIX}{entry['marker']}]"
-        target_id = entry.get("new_id") or (self._find_marked(marker) if resumed else None)
-        present: list[str] = []
-        if target_id and target_id not in self.plan.target_playlists:
-            target_id = None  # removed from the account since the last run: make it again
-        if target_id:
-            present = self._current_uris(target_id)
-        if not target_id:
-            target_id = self._create(plan, marker)
-        entry.update(new_id=target_id, state="filling")
-        self.journal.save()
-        self._add_missing(target_id, plan, present)
-        if plan.cover:
-            self._upload_cover(target_id, plan.cover)
-        description = str(plan.source.get("description") or "")
-        self.client.request("PUT", f"/playlists/{quote(target_id)}", json_body={"description": description})
-        entry["state"] = "done"
-        self.journal.save()
+            self._add_missing(target_id, plan, present, entry)
+            if plan.cover:
+                payload = base64.b64encode(self.snapshot.read_bytes(plan.cover))
+                self.client.request(
+                    "PUT", f"/playlists/{quote(target_id)}/images", data=payload, content_type="image/jpeg"
+                )
+            entry["state"] = "done"
+            self.journal.save()
+            log.info("restored playlist %r (%s items)", plan.name, len(plan.uris))
         self.report.created.append(plan.name)
-        if plan.skipped:
-            self.report.skipped_items[plan.name] = plan.skipped
-        log.info("restored playlist %r (%s items)", plan.name, len(plan.uris))
+        self.report.covers += bool(plan.cover)
 
-    def _create(self, plan: PlaylistPlan, marker: str) -> str:
+    def _create(self, plan: PlaylistPlan, entry: JSON) -> str:
         source = plan.source
         collaborative = bool(source.get("collaborative"))
-        description = " ".join(part for part in (str(source.get("description") or ""), marker) if part)
         body = {
             "name": plan.name,
-            "description": description,
+            # always sent: without one Spotify sets the text "null" (Peter-Schorn/SpotifyAPI#75)
+            "description": plan.description,
             "public": False if collaborative else bool(source.get("public")),
             "collaborative": collaborative,
         }
@@ -379,9 +479,9 @@ class Restore:
             except SpotifyServerError:
                 if failures == ADD_ATTEMPTS:
                     raise
-                # it may have been created all the same: look for our marker before trying again
+                # it may have been created all the same: look for it before trying again
                 self.client.back_off(failures)
-                found = self._find_marked(marker)
+                found = self._find_created(plan, entry)
                 if found:
                     return found
         new_id = created.get("id")
@@ -389,10 +489,16 @@ class Restore:
             raise RestoreError(f"Spotify created playlist {plan.name!r} but did not say its id; run the restore again")
         return new_id
 
-    def _find_marked(self, marker: str) -> str | None:
+    def _find_created(self, plan: PlaylistPlan, entry: JSON) -> str | None:
+        """The newest playlist of the user's with this name that was not there before and is not
+        another entry's: the one created for ``entry`` by a run that stopped before noting it."""
+        known = set(entry.get("before") or ()) | self.journal.claimed(plan.source_id)
         for page in self.client.pages("/me/playlists"):
             for playlist in page.items:
-                if playlist and marker in str(playlist.get("description") or ""):
+                if not playlist or str(playlist.get("id")) in known or playlist.get("name") != plan.name:
+                    continue
+                owner = playlist.get("owner")
+                if isinstance(owner, dict) and owner.get("id") == self.plan.target_account:
                     return str(playlist.get("id"))
         return None
 
@@ -405,11 +511,17 @@ class Restore:
                 uris.append(str(item.get("uri") or ""))
         return uris
 
-    def _add_missing(self, playlist_id: str, plan: PlaylistPlan, present: list[str]) -> None:
-        """Add the items not yet there, 100 at a time; after a failure, look before adding again."""
-        wanted = plan.uris
-        failures = 0
+    def _add_missing(self, playlist_id: str, plan: PlaylistPlan, present: list[str], entry: JSON) -> None:
+        """Add the items not yet there, 100 at a time; after a failure, look before adding again.
+
+        An item Spotify refuses (400: withdrawn since the snapshot, say) would fail its whole
+        batch: the batch is halved until that item is alone, and the item is noted in the journal
+        as refused, listed, and left out; the others are added in order."""
+        refused: dict[str, str] = entry.setdefault("refused", {})
+        failures, size = 0, ADD_BATCH
         while True:
+            kept = [i for i in range(len(plan.uris)) if str(i) not in refused]
+            wanted = [plan.uris[i] for i in kept]
             if present != wanted[: len(present)]:
                 raise RestoreError(
                     f"playlist {plan.name!r} (id {playlist_id}) was changed while it was being restored; "
@@ -417,7 +529,7 @@ class Restore:
                 )
             if len(present) == len(wanted):
                 return
-            batch = wanted[len(present) : len(present) + ADD_BATCH]
+            batch = wanted[len(present) : len(present) + size]
             try:
                 self.client.request(
                     "POST", f"/playlists/{quote(playlist_id)}/items", json_body={"uris": batch}, retry_failures=False
@@ -429,36 +541,45 @@ class Restore:
                 self.client.back_off(failures)
                 present = self._current_uris(playlist_id)  # applied or not? Spotify's copy says
                 continue
-            present = present + batch
-
-    def _upload_cover(self, playlist_id: str, name: str) -> None:
-        payload = base64.b64encode(self.snapshot.read_bytes(name))
-        if len(payload) > COVER_LIMIT:
-            self.report.skipped_items.setdefault("covers", []).append(f"{name}: larger than Spotify accepts")
-            return
-        self.client.request("PUT", f"/playlists/{quote(playlist_id)}/images", data=payload, content_type="image/jpeg")
-        self.report.covers += 1
+            except SpotifyRequestError as error:
+                if error.status != 400:
+                    raise
+                if len(batch) > 1:
+                    size = (len(batch) + 1) // 2
+                else:
+                    refused[str(kept[len(present)])] = f"Spotify refused it: {error.reason or 'HTTP 400'}"
+                    self.journal.save()
+                continue
+            present, size = present + batch, ADD_BATCH
 
     # -- library -----------------------------------------------------------------------------
 
     def _save(self, key: str, uris: list[str]) -> None:
-        self._put_batches(key, uris, LIBRARY_BATCH, "/me/library", lambda batch: {"uris": ",".join(batch)})
-        self.report.saved[key] = len(uris)
+        """``PUT /me/library`` batch by batch (idempotent), resuming after what the journal says is done."""
+        done = min(self.journal.saved(key), len(uris))
+        for batch in _batches(uris[done:], LIBRARY_BATCH):
+            for uri, reason in self._put_library(batch):
+                self.journal.refuse(key, uri, reason)
+            done += len(batch)
+            self.journal.set_saved(key, done)
+        refused = self.journal.refused(key)
+        self.report.saved[key] = len(uris) - len(refused)
+        if refused:
+            self.report.refused[key] = refused
 
-    def _follow_artists(self, ids: list[str]) -> None:
-        self._put_batches(
-            "artists", ids, FOLLOW_BATCH, "/me/following", lambda batch: {"type": "artist", "ids": ",".join(batch)}
-        )
-        self.report.artists_followed = len(ids)
-
-    def _put_batches(
-        self, key: str, things: list[str], size: int, path: str, params: Callable[[list[str]], dict[str, str]]
-    ) -> None:
-        """Idempotent PUTs batch by batch, resuming after the last batch the journal says was done."""
-        batches = list(_batches(things, size))
-        for index in range(self.journal.saved(key), len(batches)):
-            self.client.request("PUT", path, params(batches[index]))
-            self.journal.set_saved(key, index + 1)
+    def _put_library(self, uris: list[str]) -> list[tuple[str, str]]:
+        """Save ``uris``; the ones Spotify refuses (a 400 fails the whole request) are found by
+        halving, in order, and returned with its reason; the others are saved."""
+        try:
+            self.client.request("PUT", "/me/library", {"uris": ",".join(uris)})
+            return []
+        except SpotifyRequestError as error:
+            if error.status != 400:
+                raise
+            if len(uris) == 1:
+                return [(uris[0], error.reason or "HTTP 400")]
+        half = (len(uris) + 1) // 2
+        return self._put_library(uris[:half]) + self._put_library(uris[half:])
 
 
 def _batches(things: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -7,6 +7,7 @@ them into text.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from typing import Any
 
@@ -128,9 +129,15 @@ def playlist_row(playlist: JSON, items_status: str) -> Row:
         "item_count": playlist_item_total(playlist),
         "items_status": items_status,
         "owner_name": owner.get("display_name"),
-        "description": playlist.get("description"),
+        "description": playlist_description(playlist),
         "playlist_uri": playlist.get("uri"),
     }
+
+
+def playlist_description(playlist: JSON) -> str:
+    """The description as its owner wrote it: Spotify sends it HTML-escaped (``R&amp;B``), the JSON
+    copy keeps that, the CSV and a restore use the text people see in the app (``R&B``)."""
+    return html.unescape(str(playlist.get("description") or ""))
 
 
 def playlist_item_type(entry: JSON) -> str:

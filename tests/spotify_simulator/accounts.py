@@ -51,6 +51,8 @@ SIZES: dict[str, SizeSpec] = {
     # 201 liked: four full pages of 50 and a last page of one
     "small": SizeSpec(201, (50, 51, 101, 3, 7, 1, 12), 0, 0, 12, 57, 4, 6, 3, 120, 80, 0.0),
     "demo": SizeSpec(500, (50, 51, 101, 100, 149, 20, 35, 8), 11, 1_050, 60, 80, 10, 30, 5, 400, 200, 0.01),
+    # the account of issue 13's round trip: about 64 own playlists, 2,000 liked songs
+    "medium": SizeSpec(2_000, (50, 51, 101, 100, 149, 20, 35, 8), 56, 5_600, 150, 120, 12, 40, 6, 1_500, 600, 0.01),
     "large": SizeSpec(10_000, (50, 51, 101, 250, 500, 12), 286, 38_500, 200, 150, 20, 100, 10, 4_000, 1_500, 0.005),
     "huge": SizeSpec(30_000, (50, 51, 101, 1_000, 2_500, 12), 686, 145_000, 500, 400, 40, 300, 20, 12_000, 4_000, 5e-3),
 }  # fmt: skip
@@ -133,6 +135,7 @@ class _Builder:
             playlist.snapshot_id = _snapshot_id(a.seed, playlist)
         a.world = {p.id: p for p in a.playlists}
         self._covers()
+        self._descriptions()
         return a
 
     def _covers(self) -> None:
@@ -144,6 +147,16 @@ class _Builder:
         chosen = [p for p in own if hash_of(Domain.PLAYLIST, self.account.seed, *map(ord, p.id)) % 5 == 0]
         for playlist in chosen or own[:1]:
             playlist.cover = covers.jpeg(f"cover of {playlist.id}")
+
+    def _descriptions(self) -> None:
+        """About 1 in 3 playlists without a description (at least one of the user's) get one of
+        ``edge_cases.DESCRIPTIONS``; chosen by a hash of the id, so the rest stays as it was."""
+        bare = [p for p in self.account.playlists if not p.description]
+        chosen = [p for p in bare if hash_of(Domain.PLAYLIST, self.account.seed, 3, *map(ord, p.id)) % 3 == 0]
+        if not any(p.owner == 0 for p in chosen):
+            chosen += [p for p in bare if p.owner == 0][:1]
+        for n, playlist in enumerate(chosen):
+            playlist.description = edge_cases.DESCRIPTIONS[n % len(edge_cases.DESCRIPTIONS)]
 
     # -- helpers -----------------------------------------------------------------------------
 

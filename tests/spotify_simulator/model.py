@@ -81,6 +81,8 @@ class Account:
     audiobook_pool: list[AudiobookRec] = field(default_factory=list)
     #: every playlist that exists, by id: the user's (listed in ``playlists`` or not) and other users'
     world: dict[str, Playlist] = field(default_factory=dict, repr=False, compare=False)
+    #: ids of things Spotify has withdrawn since (licences end): writes naming them answer 400
+    withdrawn: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def me(self) -> User:

@@ -25,6 +25,7 @@ from .catalog import (
     hash_of,
 )
 from .model import EPISODE, LOCAL, TRACK, Account, Entry, Playlist, User, iso
+from .rules import escape_description
 
 JSON = dict[str, Any]
 OPEN = "https://open.spotify.com"
@@ -331,7 +332,7 @@ class Renderer:
         owner = self.account.users[playlist.owner]
         return {
             "collaborative": playlist.collaborative,
-            "description": playlist.description,
+            "description": escape_description(playlist.description),  # rules.py
             "external_urls": {"spotify": f"{OPEN}/playlist/{playlist.id}"},
             "href": f"{self.api}/playlists/{playlist.id}",
             "id": playlist.id,

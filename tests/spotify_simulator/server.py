@@ -41,6 +41,7 @@ from .covers import MAX_UPLOAD, URL_LIFETIME_S, image_key, is_jpeg
 from .faults import FaultPlan, Faults
 from .model import Account, Playlist
 from .render import JSON, Renderer
+from .rules import EMPTY_DESCRIPTION, LIBRARY_SCOPES, UNSET_DESCRIPTION, removed
 from .tokens import TokenStore
 from .writes import LIBRARY_KINDS, Editor, Fingerprint, WriteError, bump
 
@@ -66,9 +67,7 @@ WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 OLD_LIBRARY = ("/v1/me/tracks", "/v1/me/albums", "/v1/me/shows", "/v1/me/episodes", "/v1/me/audiobooks")
 MAX_ITEMS = 100  # URIs per playlist write
 MAX_LIBRARY = 40  # URIs per library write
-MAX_FOLLOW = 50  # ids per follow/unfollow
 MODIFY_PUBLIC, MODIFY_PRIVATE = "playlist-modify-public", "playlist-modify-private"
-LIBRARY_SCOPES = {"user": "user-follow-modify", "playlist": MODIFY_PUBLIC}  # else user-library-modify
 
 
 def _rule(path: str, *methods: str) -> Rule:
@@ -86,6 +85,12 @@ URLS = Map(
     [
         _rule("/v1/me", "GET"),
         *(_rule(path, "GET", "PUT", "DELETE") for path in OLD_LIBRARY),
+        # -- routes development mode lost (rules.REMOVED): matched only to answer 403 --
+        *(_rule(f"{path}/contains", "GET") for path in OLD_LIBRARY),
+        _rule("/v1/me/following/contains", "GET"),
+        _rule("/v1/playlists/<id>/followers", "PUT", "DELETE"),
+        _rule("/v1/playlists/<id>/followers/contains", "GET"),
+        # --
         _rule("/v1/me/playlists", "GET", "POST"),
         _rule("/v1/playlists/<id>", "GET", "PUT"),
         _rule("/v1/playlists/<id>/items", "GET", "POST", "PUT", "DELETE"),
@@ -214,6 +219,8 @@ class SpotifySimulator:
       not API requests: not in ``requests_total`` nor ``counters``).
     * ``fail_writes_after``: from ``Faults.fail_writes_after``; once ``writes_applied`` reaches
       it, every write answers 503 unapplied. Set it to None to let writes through again.
+    * ``on_write_applied(n)``: called after the n-th applied write, before it is answered (a
+      test kills its client there: Spotify did the write, the client never heard of it).
     * ``cover_of(playlist_id)``, ``issue_refresh_token(scope)``.
     """
 
@@ -236,6 +243,8 @@ class SpotifySimulator:
         #: "now", in epoch seconds, for what writes date and for cover URLs' expiry
         self.clock: Callable[[], float] = time.time
         self.fail_writes_after = self.faults.fail_writes_after
+        #: called with ``writes_applied`` after each applied write, before its answer is sent
+        self.on_write_applied: Callable[[int], None] | None = None
         self._tokens = TokenStore(self.faults.token_lifetime_s, self.faults.rotate_refresh_tokens)
         self._plan = FaultPlan(self.faults)
         self._lock = threading.Lock()  # counters
@@ -598,12 +607,16 @@ class SpotifySimulator:
             return error(fault.status)
         if fault is not None and fault.kind == "rate_limit":
             return Reply(429, error(429).body, {"Retry-After": retry_after})
+        applied = 0
         with self._data:
             if write and self.fail_writes_after is not None and self.writes_applied >= self.fail_writes_after:
                 return error(503)
             reply = self._serve(request, template, args)
             if write and reply.status < 300:
                 self.writes_applied += 1
+                applied = self.writes_applied
+        if applied and self.on_write_applied is not None:
+            self.on_write_applied(applied)  # applied, not yet answered (a test may kill the client here)
         if not write and reply.status == 200:
             self._spoil_page(request, template, reply)
             reply.cut = fault is not None and fault.kind == "cut"
@@ -636,10 +649,9 @@ class SpotifySimulator:
     def _serve(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
         method = "GET" if request.method == "HEAD" else request.method
         try:
-            if template == "/v1/playlists/{id}/tracks":
-                return error(403, "Forbidden: use /playlists/{id}/items")
-            if template in OLD_LIBRARY and method != "GET":
-                return error(403, "Forbidden: use PUT or DELETE /me/library")
+            refusal = removed(method, template)
+            if refusal is not None:
+                return error(403, refusal)
             if method == "GET":
                 return self._read(request, template, args)
             return self._write(request, template, str(args.get("id", "")))
@@ -691,9 +703,7 @@ class SpotifySimulator:
             return self._remove_items(request, playlist_id)
         if template == "/v1/playlists/{id}/images":
             return self._upload_cover(request, playlist_id)
-        if template == "/v1/me/library":
-            return self._library(request)
-        return self._follow(request)
+        return self._library(request)
 
     def _need(self, request: Request, scopes: Iterable[str]) -> None:
         """403 unless the bearer token was granted every one of ``scopes``."""
@@ -728,7 +738,7 @@ class SpotifySimulator:
         if body.get("name") is None:
             raise WriteError(400, "Missing required field: name")
         name = _typed(body, "name", str, "")
-        description = _typed(body, "description", str, "")
+        description = _typed(body, "description", str, UNSET_DESCRIPTION)
         public = _typed(body, "public", bool, True)
         collaborative = _typed(body, "collaborative", bool, False)
         self._need(request, {modify_scope(public)} | ({MODIFY_PUBLIC, MODIFY_PRIVATE} if collaborative else set()))
@@ -742,6 +752,8 @@ class SpotifySimulator:
         collaborative = _typed(body, "collaborative", bool, None)
         scopes = {modify_scope(public)} if public is not None else set()
         self._changeable(request, playlist_id, *scopes, *([MODIFY_PRIVATE] if collaborative else []), owner_only=True)
+        if body.get("description") == "":
+            raise WriteError(400, EMPTY_DESCRIPTION)
         self.edit.change_details(
             playlist_id,
             name=_typed(body, "name", str, None),
@@ -853,35 +865,12 @@ class SpotifySimulator:
         """``PUT``/``DELETE /me/library?uris=``: 200 without a body."""
         uris = self._library_uris(request)
         kinds = {uri.kind for uri, _ in self.edit.resolve(uris, LIBRARY_KINDS)}
-        self._need(request, {LIBRARY_SCOPES.get(kind, "user-library-modify") for kind in kinds})
+        self._need(request, {LIBRARY_SCOPES[kind] for kind in kinds})
         if request.method == "PUT":
             self.edit.save(uris)
         else:
             self.edit.unsave(uris)
         return Reply(200, None)
-
-    def _follow(self, request: Request) -> Reply:
-        """``PUT``/``DELETE /me/following?type=artist|user``: ``ids`` in the query (which wins) or the body; 204."""
-        kind = request.args.get("type")
-        if kind is None:
-            raise WriteError(400, "Missing parameter type")
-        if kind not in ("artist", "user"):
-            raise WriteError(400, "Invalid type: artist or user")
-        body = self._body(request)
-        if "ids" in request.args:
-            ids = _split(request.args["ids"])
-        elif "ids" in body:
-            ids = _strings(body["ids"], "ids")
-        else:
-            raise WriteError(400, "Missing parameter ids")
-        if not ids or not all(ids):
-            raise WriteError(400, "Missing parameter ids")
-        if len(ids) > MAX_FOLLOW:
-            raise WriteError(400, f"Too many ids: the maximum is {MAX_FOLLOW}")
-        self._need(request, {"user-follow-modify"})
-        if kind == "artist":
-            (self.edit.follow_artists if request.method == "PUT" else self.edit.unfollow_artists)(ids)
-        return Reply(204, None)
 
     # -- paging ------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ Ordering rules, as Spotify's listings show them:
   (first in ``GET /me/tracks``, ``/me/albums``, ..., ``/me/playlists``); within one call later
   URIs count as newer, so the last URI of a request is listed first. An item already saved is
   left alone: not duplicated, not moved, its ``added_at`` unchanged.
-* followed artists are listed in id order whenever they were followed (``GET /me/following``).
+* followed artists (``spotify:artist:`` URIs saved with ``PUT /me/library``, see ``rules.py``)
+  are listed in id order whenever they were followed (``GET /me/following``).
 * a created playlist comes first in ``GET /me/playlists``.
 * added playlist items get ``added_at`` = now (the simulator's clock, epoch seconds) and
   ``added_by`` = the user; moved items keep theirs; replaced items are new items.
@@ -30,12 +31,12 @@ from typing import Any, NamedTuple
 
 from .catalog import Domain, base62, hash_of, mix64
 from .model import EPISODE, KIND_CODES, LOCAL, TRACK, Account, Entry, Playlist
+from .rules import LIBRARY_SCOPES
 
 BASE62_ID = re.compile(r"[0-9A-Za-z]{22}")
-#: what ``PUT``/``DELETE /me/library`` accept, exactly as the spec lists them (not artists)
-LIBRARY_KINDS = ("track", "album", "episode", "show", "audiobook", "user", "playlist")
-#: what ``GET /me/library/contains`` accepts
-CONTAINS_KINDS = (*LIBRARY_KINDS, "artist")
+#: what ``PUT``/``DELETE``/``GET /me/library(/contains)`` accept: the spec's list, plus artists
+#: (Spotify's migration guide follows artists there; see ``rules.py``)
+LIBRARY_KINDS = tuple(LIBRARY_SCOPES)
 #: what playlists hold
 ITEM_KINDS = ("track", "episode")
 
@@ -169,6 +170,8 @@ class Editor:
             return uri.id
         if not BASE62_ID.fullmatch(uri.id):
             raise WriteError(400, "Invalid base62 id")
+        if uri.id in a.withdrawn:
+            raise WriteError(400, "Payload contains a non-existing ID")
         found: Any = None
         if uri.kind == "track":
             found = a.catalog.track_by_id(uri.id)
@@ -350,10 +353,10 @@ class Editor:
 
     @staticmethod
     def _key(uri: Uri, ref: Any) -> Any:
-        return ref if uri.kind in ("track", "album") else uri.id
+        return ref if uri.kind in ("track", "album", "artist") else uri.id
 
     def save(self, uris: Sequence[str]) -> None:
-        """``PUT /me/library``: save (follow, for playlists) each URI; see the module docstring for the order.
+        """``PUT /me/library``: save (follow: artists, playlists) each URI; the module docstring says in which order.
 
         ``spotify:user:`` URIs are accepted and ignored (the simulator does not model followed users).
         """
@@ -362,6 +365,9 @@ class Editor:
             now = int(self.clock())
             saved = _Saved(self._collections())
             for uri, ref in resolved:
+                if uri.kind == "artist":
+                    self._follow_artist(ref)
+                    continue
                 if uri.kind == "user" or not saved.add(uri.kind, self._key(uri, ref)):
                     continue
                 things = saved.collections[uri.kind][0]
@@ -382,6 +388,8 @@ class Editor:
             for uri, ref in self.resolve(uris, LIBRARY_KINDS):
                 if uri.kind != "user":
                     gone.setdefault(uri.kind, set()).add(self._key(uri, ref))
+            artists = gone.pop("artist", set())
+            self.account.artists[:] = [i for i in self.account.artists if i not in artists]
             collections = self._collections()
             for kind, keys in gone.items():
                 things, key = collections[kind]
@@ -392,7 +400,7 @@ class Editor:
         with self.lock:
             saved = _Saved(self._collections())
             answer = []
-            for uri, ref in self.resolve(uris, CONTAINS_KINDS):
+            for uri, ref in self.resolve(uris, LIBRARY_KINDS):
                 if uri.kind == "artist":
                     answer.append(ref in self.account.artists)
                 else:
@@ -400,16 +408,15 @@ class Editor:
             return answer
 
     def follow_artists(self, ids: Sequence[str]) -> None:
-        """``PUT /me/following?type=artist``: each artist joins the list at its place in id order."""
-        with self.lock:
-            indices = [self.resolve([f"spotify:artist:{i}"], ("artist",))[0][1] for i in ids]
-            catalog, artists = self.account.catalog, self.account.artists
-            for index in indices:
-                if index not in artists:
-                    order = [catalog.artist(i).id for i in artists]
-                    artists.insert(bisect_left(order, catalog.artist(index).id), index)
+        """Follow artists by id (as ``PUT /me/library`` with their URIs does)."""
+        self.save([f"spotify:artist:{i}" for i in ids])
 
     def unfollow_artists(self, ids: Sequence[str]) -> None:
-        with self.lock:
-            gone = {self.resolve([f"spotify:artist:{i}"], ("artist",))[0][1] for i in ids}
-            self.account.artists[:] = [i for i in self.account.artists if i not in gone]
+        self.unsave([f"spotify:artist:{i}" for i in ids])
+
+    def _follow_artist(self, index: int) -> None:
+        """The artist joins the followed list at its place in id order (already there: nothing changes)."""
+        catalog, artists = self.account.catalog, self.account.artists
+        if index not in artists:
+            order = [catalog.artist(i).id for i in artists]
+            artists.insert(bisect_left(order, catalog.artist(index).id), index)
