@@ -86,7 +86,7 @@ def test_a_redirect_from_the_image_host_is_not_followed(simulator: Simulator, tm
     assert any("could not be downloaded" in warning for warning in manifest["warnings"])
 
 
-def test_what_is_not_a_jpeg_is_not_kept(simulator: Simulator, tmp_path: Path) -> None:
+def test_what_is_not_an_image_is_not_kept(simulator: Simulator, tmp_path: Path) -> None:
     sim = simulator("demo", faults=Faults(image_host="not an image"))
     manifest = export_with_image_host(sim, tmp_path)
 

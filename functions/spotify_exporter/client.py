@@ -58,8 +58,15 @@ PAGES_AHEAD = 2
 MAX_ANSWER_BYTES = 32 << 20
 #: bodies are read (and decompressed) this much at a time, so a size cap holds while reading
 _READ_STEP = 1 << 20
-#: what every JPEG starts with
-_JPEG_MAGIC = b"\xff\xd8\xff"
+#: how image files start, and the extension each is kept under (Spotify's covers are JPEGs)
+IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
+
+
+def image_type(data: bytes) -> str | None:
+    """The extension of an image file by its first bytes (WebP: ``RIFF....WEBP``), None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return next((extension for magic, extension in IMAGE_TYPES.items() if data.startswith(magic)), None)
 
 
 class _Answer(NamedTuple):
@@ -502,11 +509,11 @@ class SpotifyClient:
         return body
 
     def download(self, url: str, max_bytes: int = 4 << 20) -> bytes:
-        """GET a JPEG from Spotify's image CDN: optional work, in the run's budget for it.
+        """GET an image from Spotify's image CDN: optional work, in the run's budget for it.
 
         No bearer token (it is not the API host), no pacing (the CDN is not the API's rate limit),
         no redirect followed, short timeouts, at most two attempts (a connection failure is not
-        tried again: the next file is the next try). The answer must be a JPEG of at most
+        tried again: the next file is the next try). The answer must be an image of at most
         ``max_bytes``. Once :attr:`optional` has closed (a few connection failures in a row, or
         its time spent) :class:`OptionalWorkSkipped` is raised without a request. It runs on the
         request thread, after every collection queued before it."""
@@ -527,7 +534,7 @@ class SpotifyClient:
             started = self._clock()
             try:
                 with self._limited(min(2 * timeout, self.optional.remaining_s())):
-                    answer = self._call("GET", url, None, {"Accept": "image/jpeg"}, None, None, (timeout, timeout))
+                    answer = self._call("GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout))
                     body = _read_body(answer, max_bytes)
             except _Transient as error:
                 self.optional.spent(self._clock() - started, connection_failed=True)
@@ -538,8 +545,8 @@ class SpotifyClient:
             self.optional.spent(self._clock() - started)
             status = answer.status_code
             if status == 200:
-                if not body.startswith(_JPEG_MAGIC):
-                    raise SpotifyRequestError(path, 200, "an answer that is not a JPEG image; it is not kept")
+                if image_type(body) is None:
+                    raise SpotifyRequestError(path, 200, "an answer that is not an image; it is not kept")
                 return body
             if 300 <= status < 400:
                 location = urlsplit(answer.headers.get("Location") or "").netloc or target.netloc

@@ -21,7 +21,7 @@ import orjson
 
 from . import __version__, rows
 from .carryover import PlaylistArchive
-from .client import JSON, Page, PageStream, SpotifyClient
+from .client import JSON, Page, PageStream, SpotifyClient, image_type
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotInfo, SnapshotReader, latest_complete
@@ -387,7 +387,7 @@ class Export:
                 reason = str(error)
                 skipped.append(playlist_id)
                 continue
-            name = cover_file(playlist_id)
+            name = cover_file(playlist_id, image_type(image) or "jpg")
             writer.write_bytes(name, image)
             self.covers[playlist_id] = name
         if failed:

@@ -59,9 +59,9 @@ def snapshot_folder(account_id: str, started_at: datetime) -> str:
     return f"{path_part(account_id)}/{started_at.strftime('%Y-%m-%dT%H-%M-%SZ')}"
 
 
-def cover_file(playlist_id: str) -> str:
-    """``covers/<playlist_id>.jpg``, the id made safe as a file name."""
-    return f"covers/{path_part(playlist_id)}.jpg"
+def cover_file(playlist_id: str, extension: str = "jpg") -> str:
+    """``covers/<playlist_id>.jpg`` (``.png``, ``.gif``, ``.webp`` for those), the id made safe as a file name."""
+    return f"covers/{path_part(playlist_id)}.{extension}"
 
 
 def iso_utc(moment: datetime) -> str:
