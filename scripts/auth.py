@@ -16,7 +16,6 @@ import webbrowser
 from pathlib import Path
 
 import requests
-from dotenv import dotenv_values
 
 from spotify_exporter.authorize import DEFAULT_REDIRECT_URI, exchange_code, new_request, scopes, wait_for_redirect
 from spotify_exporter.credentials import (
@@ -25,7 +24,8 @@ from spotify_exporter.credentials import (
     CLIENT_SECRET,
     REFRESH_TOKEN,
     SpotifyCredentials,
-    write_dotenv_value,
+    read_dotenv,
+    write_dotenv,
 )
 from spotify_exporter.errors import ConfigError, ExporterError
 from spotify_exporter.keyvault import KeyVaultSecrets, SecretNames
@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def app_credentials(args: argparse.Namespace) -> tuple[str, str]:
-    from_file = {k: v for k, v in dotenv_values(args.env_file).items() if v} if args.env_file.is_file() else {}
+    from_file = read_dotenv(args.env_file) if args.env_file.is_file() else {}
     client_id = args.client_id or os.environ.get(CLIENT_ID) or from_file.get(CLIENT_ID)
     client_secret = os.environ.get(CLIENT_SECRET) or from_file.get(CLIENT_SECRET)
     if not client_id:
@@ -91,13 +91,17 @@ def main(argv: list[str] | None = None) -> int:
             vault.store_authorization(credentials, authorization.authorized_at)
             where = f"{vault.description} (secrets {names.client_id}, {names.client_secret}, {names.refresh_token})"
         else:
-            for key, value in (
-                (CLIENT_ID, client_id),
-                (CLIENT_SECRET, client_secret),
-                (REFRESH_TOKEN, authorization.refresh_token),
-                (AUTHORIZED_AT, format_authorized_at(authorization.authorized_at)),
-            ):
-                write_dotenv_value(args.env_file, key, value)
+            values = {
+                CLIENT_ID: client_id,
+                CLIENT_SECRET: client_secret,
+                REFRESH_TOKEN: authorization.refresh_token,
+                AUTHORIZED_AT: format_authorized_at(authorization.authorized_at),
+            }
+            try:
+                write_dotenv(args.env_file, values)  # all four at once, or none
+            except (OSError, ValueError) as error:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                raise ConfigError(f"could not write {args.env_file} ({reason}); nothing was stored") from None
             where = f"{args.env_file} (readable only by you)"
     except ExporterError as error:
         print(f"error: {error}", file=sys.stderr)

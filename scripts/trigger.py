@@ -46,6 +46,7 @@ from deploy import StackError, output_or_flag, stack_outputs  # noqa: E402
 
 from spotify_exporter.errors import ExporterError  # noqa: E402
 from spotify_exporter.stores.blob import BlobStore  # noqa: E402
+from spotify_exporter.terminal import printable  # noqa: E402
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -59,6 +60,8 @@ FOLDER_TIME_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
 #: a snapshot counts as ours if it started no earlier than this before the trigger (clock skew)
 CLOCK_SKEW = timedelta(minutes=2)
 EXIT_CODES = {"complete": 0, "partial": 2}
+#: complete, but the next run will be refused (a rotated refresh token could not be saved)
+EXIT_ACTION_REQUIRED = 3
 
 
 class TriggerError(Exception):
@@ -66,7 +69,7 @@ class TriggerError(Exception):
 
 
 def _say(line: str) -> None:
-    print(f"trigger: {line}", flush=True)
+    print(printable(f"trigger: {line}"), flush=True)  # names from Spotify never reach the terminal raw
 
 
 def _site_path(subscription: str, resource_group: str, app: str) -> str:
@@ -189,6 +192,7 @@ def summary(path: str, location: str, manifest: dict[str, Any]) -> list[str]:
     lines.extend(f"  - {warning}" for warning in warnings)
     if manifest.get("error"):
         lines.append(f"error: {manifest['error']}")
+    lines.extend(f"action required: {problem}" for problem in manifest.get("action_required") or [])
     return lines
 
 
@@ -241,7 +245,8 @@ def main(argv: list[str] | None = None, *, credential: TokenCredential | None = 
         return 1
     for line in summary(path, store.location, manifest):
         _say(line)
-    return EXIT_CODES.get(str(manifest.get("status")), 1)
+    code = EXIT_CODES.get(str(manifest.get("status")), 1)
+    return EXIT_ACTION_REQUIRED if code == 0 and manifest.get("action_required") else code
 
 
 if __name__ == "__main__":

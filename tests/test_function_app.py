@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,13 @@ from snapshot_checks import DATASETS, assert_matches_truth, verify_snapshot
 from spotify_exporter.credentials import SpotifyCredentials
 from spotify_exporter.errors import ConfigError
 from spotify_exporter.keyvault import KeyVaultSecrets
-from spotify_exporter.scheduled import AppSettings, ExportIncompleteError, function_timeout_s, time_budget_s
+from spotify_exporter.scheduled import (
+    ActionRequiredError,
+    AppSettings,
+    ExportIncompleteError,
+    function_timeout_s,
+    time_budget_s,
+)
 from spotify_exporter.stores.blob import BlobStore
 from spotify_simulator import Faults, SpotifySimulator
 
@@ -144,3 +151,32 @@ def test_a_partial_export_raises_after_writing_what_it_has(
     store = BlobStore.from_connection_string(azurite_oauth.connection_string, blob_container)
     (manifest_path,) = [p for p in store.list_files() if p.endswith("/manifest.json")]
     assert verify_snapshot(store, manifest_path.rsplit("/", 1)[0])["status"] == "partial"
+
+
+def test_a_rotated_token_the_vault_refuses_to_keep_fails_the_run_after_a_complete_snapshot(
+    simulator: Callable[..., SpotifySimulator],
+    keyvault: KeyVaultStandIn,
+    azurite_oauth: Azurite,
+    blob_container: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Next week's run would be refused: this week's execution fails, so the alert fires now, while
+    the snapshot stays complete (its data is whole) and carries the reason."""
+    sim = simulator("tiny", faults=Faults(rotate_refresh_tokens=True))
+    _seed_vault(keyvault, sim, datetime.now(UTC))
+    keyvault.deny("set")
+    _app_settings(monkeypatch, sim, keyvault.url, azurite_oauth, blob_container)
+    caplog.set_level(logging.INFO, logger="spotify_exporter")
+
+    with pytest.raises(ActionRequiredError, match="is complete, but Spotify issued a new refresh token but it could"):
+        _invoke_timer()
+
+    store = BlobStore.from_connection_string(azurite_oauth.connection_string, blob_container)
+    (manifest_path,) = [p for p in store.list_files() if p.endswith("/manifest.json")]
+    manifest = verify_snapshot(store, manifest_path.rsplit("/", 1)[0])
+    assert manifest["status"] == "complete"
+    (problem,) = manifest["action_required"]
+    assert "may not write secrets" in problem and problem in manifest["warnings"]
+    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("spotify export finished")]
+    assert json.loads(summary.partition(" finished ")[2])["action_required"] == [problem]

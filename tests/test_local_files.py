@@ -13,9 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 from exporter_fixtures import export_account, write_env_file
 from snapshot_checks import verify_snapshot
 
+from spotify_exporter.credentials import REFRESH_TOKEN, EnvironmentSecrets, write_dotenv
 from spotify_exporter.diff import diff_snapshots
 from spotify_exporter.errors import StoreError
 from spotify_exporter.history import SnapshotReader, latest_complete, list_snapshots, single_account
@@ -179,3 +181,71 @@ def test_a_killed_writer_leaves_no_temp_file_after_the_next_write(tmp_path: Path
     assert [p.name for p in folder.iterdir()] == [Path(key).name]
     with store.open_read(key) as stream:
         assert stream.read() == b'{"new": true}'
+
+
+# -- .env: one writer ---------------------------------------------------------------------------
+
+HOSTILE_VALUES = [
+    "plain-token_0123456789",
+    "line one\nSPOTIFY_CLIENT_ID=injected",
+    'it\'s "quoted"',
+    "back\\slash\\",
+    "\\'",
+    "# not a comment",
+    " spaced ",
+    "tab\there",
+    "ünïcødé €",
+    "$HOME and $(id)",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_a_value_written_to_dotenv_reads_back_exactly_and_adds_no_key(tmp_path: Path, value: str) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("# mine\nOTHER=keep me\n")
+    write_dotenv(env_file, {REFRESH_TOKEN: value})
+    stored = dotenv_values(env_file)
+    assert stored == {"OTHER": "keep me", REFRESH_TOKEN: value}
+    assert env_file.read_text().startswith("# mine\nOTHER=keep me\n")
+
+
+def test_the_rotated_token_is_saved_whole_and_the_rest_of_the_file_is_kept(tmp_path: Path) -> None:
+    real = tmp_path / "secrets" / "spotify.env"
+    real.parent.mkdir()
+    real.write_bytes(
+        b"# settings\r\nexport SPOTIFY_CLIENT_ID=abc\r\nSPOTIFY_REFRESH_TOKEN=old\r\nEMPTY=\r\n"
+        b"SPOTIFY_REFRESH_TOKEN=older-duplicate\r\nMULTI='a\nb'\r\nlast line without end"
+    )
+    real.chmod(0o644)
+    link = tmp_path / ".env"
+    link.symlink_to(real)
+    write_dotenv(link, {"SPOTIFY_CLIENT_SECRET": "s3cret-value"})
+    secrets = EnvironmentSecrets(environ={}, dotenv_path=link)
+    assert secrets.load().refresh_token == "older-duplicate", "python-dotenv reads the last one"
+
+    assert secrets.save_refresh_token("new\nSPOTIFY_CLIENT_ID=evil") is None
+    assert link.is_symlink() and stat.S_IMODE(real.stat().st_mode) == 0o600
+    text = real.read_bytes()
+    assert text.startswith(b"# settings\r\nexport SPOTIFY_CLIENT_ID=abc\r\n")
+    assert b"older-duplicate" not in text and b"last line without end\n" in text
+    stored = dotenv_values(link)
+    assert stored["SPOTIFY_CLIENT_ID"] == "abc"
+    assert stored[REFRESH_TOKEN] == "new\nSPOTIFY_CLIENT_ID=evil"
+    assert stored["MULTI"] == "a\nb" and stored["SPOTIFY_CLIENT_SECRET"] == "s3cret-value"
+    assert secrets.load().refresh_token == "new\nSPOTIFY_CLIENT_ID=evil"
+    assert [p.name for p in real.parent.iterdir()] == ["spotify.env"], "no temp file left"
+
+
+def test_a_value_dotenv_cannot_give_back_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SPOTIFY_CLIENT_ID=id\nSPOTIFY_CLIENT_SECRET=secret\nSPOTIFY_REFRESH_TOKEN=old\n")
+    before = env_file.read_text()
+    for value in ("carriage\rreturn", "${HOME}"):
+        with pytest.raises(ValueError, match="cannot keep"):
+            write_dotenv(env_file, {"A": "2", REFRESH_TOKEN: value})
+        assert env_file.read_text() == before
+    secrets = EnvironmentSecrets(environ={}, dotenv_path=env_file)
+    secrets.load()
+    warning = secrets.save_refresh_token("bad\rtoken")
+    assert warning is not None and f"could not be saved to {env_file}" in warning and "make auth" in warning
+    assert env_file.read_text() == before

@@ -3,15 +3,22 @@ one clear line, never a crash, a hang or a loop (issue 12). All through the simu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from exporter_fixtures import NoSleep, export_account, write_env_file
+import requests
+from exporter_fixtures import NoSleep, cli_env, export_account, run_cli, write_env_file
 from snapshot_checks import DATASETS, assert_matches_truth, read_csv, verify_snapshot
 
+from spotify_exporter.authorize import AuthorizationError, exchange_code, new_request
 from spotify_exporter.client import RETRY_AFTER_CAP_S, _retry_after_seconds
+from spotify_exporter.errors import ExporterError
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator
 
@@ -199,3 +206,112 @@ def test_an_answer_larger_than_any_page_is_not_read_and_fails_only_its_dataset(
     assert "answered /v1/me/shows with more than 32 MB; it was not read" in shows["error"]
     assert sim.counters[("/v1/me/shows", 200)] == 1, "not asked again: it would answer the same"
     assert manifest["datasets"]["episodes"]["status"] == "complete"
+
+
+# -- the token endpoint and secrets -----------------------------------------------------------
+
+
+class Recorder:
+    """A hostile host on 127.0.0.1 that notes every request it gets (and would hand out a token)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, bytes]] = []
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                seen.append(("POST", self.path, body))
+                answer = b'{"access_token": "stolen-access-token", "token_type": "Bearer", "expires_in": 3600}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/steal"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    stand_in = Recorder()
+    yield stand_in
+    stand_in.close()
+
+
+def test_a_token_endpoint_that_redirects_is_not_followed_and_nothing_goes_elsewhere(
+    simulator: Simulator, tmp_path: Path, recorder: Recorder
+) -> None:
+    sim = simulator("tiny", faults=Faults(token_redirect=recorder.url))
+    with pytest.raises(ExporterError, match=r"redirect \(HTTP 307 to 127\.0\.0\.1:\d+\); it was not followed"):
+        export_account(sim, LocalFolderStore(tmp_path / "b"), write_env_file(tmp_path / ".env", sim))
+    assert recorder.requests == [], "the refresh token and the client secret stayed where they were"
+    assert not (tmp_path / "b").exists()
+
+
+def test_the_code_exchange_of_make_auth_does_not_follow_a_redirect_either(
+    simulator: Simulator, recorder: Recorder
+) -> None:
+    sim = simulator("tiny", faults=Faults(token_redirect=recorder.url))
+    request = new_request(sim.accounts_url, sim.client_id, "http://127.0.0.1:8888/callback", ("user-read-private",))
+    with pytest.raises(AuthorizationError, match=r"it was not followed.*nothing was stored"):
+        exchange_code(requests.Session(), sim.accounts_url, sim.client_id, sim.client_secret, request, "a-code")
+    assert recorder.requests == []
+
+
+def test_an_access_token_granted_for_under_a_minute_is_not_renewed_before_every_request(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("small", faults=Faults(token_lifetime_s=30))
+    result = export_account(sim, LocalFolderStore(tmp_path), write_env_file(tmp_path / ".env", sim))
+
+    assert result.status == "complete"
+    assert result.manifest["requests"] > 20
+    assert sim.token_requests == 1, "renewed at half its life, not before each of the requests"
+
+
+@pytest.mark.parametrize("authorized_at", ["9999-12-31T23:59:59Z", "2099-01-01T00:00:00Z"])
+def test_an_authorization_time_in_the_future_is_a_warning_not_a_crash(
+    simulator: Simulator, tmp_path: Path, authorized_at: str
+) -> None:
+    sim = simulator("tiny")
+    env_file = write_env_file(tmp_path / ".env", sim)
+    env_file.write_text(env_file.read_text() + f"SPOTIFY_AUTHORIZED_AT={authorized_at}\n")
+    result = export_account(sim, LocalFolderStore(tmp_path / "b"), env_file)
+
+    assert result.status == "complete"
+    assert any("is in the future" in warning and "make auth" in warning for warning in result.manifest["warnings"])
+
+
+def test_secrets_a_server_echoes_in_its_errors_reach_no_output_no_file(simulator: Simulator, tmp_path: Path) -> None:
+    faults = Faults(
+        echo_errors=True,
+        unavailable={"/v1/me/shows": 400, "/v1/me/audiobooks": 403, "/v1/me/episodes": 404},
+        rotate_refresh_tokens=True,
+    )
+    sim = simulator("small", faults=faults)
+    first_refresh_token = sim.refresh_token
+    env_file = write_env_file(tmp_path / ".env", sim)
+    env = cli_env(sim)
+    del env["SPOTIFY_REFRESH_TOKEN"]
+    out = tmp_path / "b"
+    result = run_cli(["export", "--out", str(out), "--verbose", "--env-file", str(env_file)], env, tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    manifest = json.loads(next(out.rglob("manifest.json")).read_text())
+    assert "[redacted]" in manifest["datasets"]["shows"]["error"], "the server did echo the request"
+    basic = base64.b64encode(f"{sim.client_id}:{sim.client_secret}".encode()).decode()
+    secrets = {sim.client_secret, basic, first_refresh_token, sim.refresh_token, *sim.issued_access_tokens}
+    written = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    for secret in secrets:
+        assert secret not in result.stdout and secret not in result.stderr
+        assert secret.encode() not in written

@@ -49,6 +49,7 @@ from .errors import (
     SpotifyServerError,
 )
 from .pacing import RequestPacer
+from .redaction import redact
 from .settings import ClientSettings
 
 JSON = dict[str, Any]
@@ -398,6 +399,11 @@ class SpotifyClient:
     @property
     def token_refreshes(self) -> int:
         return self._auth.refreshes
+
+    @property
+    def action_required(self) -> list[str]:
+        """What the user must do before the next run (a rotated refresh token that could not be saved)."""
+        return list(self._auth.unsaved_tokens)
 
     def get_json(
         self,
@@ -777,11 +783,11 @@ def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
 
 
 def _error_message(response: _Answer) -> str:
+    """Spotify's own words on an error, short (secrets a server echoed are taken out before the cut)."""
     try:
         body = orjson.loads(response.body)
     except orjson.JSONDecodeError:
         return ""
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", ""))[:200]
-    return str(error or "")[:200]
+    message = error.get("message", "") if isinstance(error, dict) else error
+    return redact(str(message or ""))[:200]

@@ -1,15 +1,21 @@
 """One error family, each with a one-line message that tells the user what to do.
 
-Messages never contain secrets: tokens and client secrets are never passed in.
+Messages never contain secrets: tokens and client secrets are never passed in, and whatever a
+server put into a message (an echoed request) passes :func:`~spotify_exporter.redaction.redact`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from .redaction import redact
+
 
 class ExporterError(Exception):
-    """Base class: the message is a complete, actionable sentence for the user."""
+    """Base class: the message is a complete, actionable sentence for the user (secrets redacted)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(ExporterError):

@@ -25,6 +25,7 @@ from .client import JSON, Page, PageStream, SpotifyClient, image_type
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotInfo, SnapshotReader, latest_complete
+from .redaction import redact
 from .snapshot import (
     DATASET_FILES,
     FORMAT_VERSION,
@@ -182,6 +183,9 @@ class Export:
             )
         if self._stop is not None:
             self.warnings.append(str(self._stop))
+        # the snapshot itself is whole (its status says so); the user must still act before next week
+        action_required = self.client.action_required
+        self.warnings.extend(problem for problem in action_required if problem not in self.warnings)
         if self._write_changes:
             self._write_changes_file(writer, folder, iso_utc(started_at), status)
         stats = self.client.stats
@@ -196,7 +200,8 @@ class Export:
             "datasets": {name: self.outcomes[name].as_manifest() for name in DATASET_ORDER},
             "requests": stats.requests,
             "retries": stats.retries,
-            "warnings": self.warnings,
+            "warnings": [redact(warning) for warning in self.warnings],
+            "action_required": action_required,
             "error": str(self._stop) if self._stop else None,
             "rate_limit_wait_s": round(stats.rate_limit_wait_s, 1),
             "token_refreshes": self.client.token_refreshes,

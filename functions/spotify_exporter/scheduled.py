@@ -31,6 +31,11 @@ class ExportIncompleteError(ExporterError):
     """Raised after a partial snapshot was written, so the Functions runtime records a failure."""
 
 
+class ActionRequiredError(ExporterError):
+    """Raised after a complete snapshot when next week's run would be refused (a rotated refresh token
+    could not be saved): the execution fails, so the alert reaches the user this week."""
+
+
 @dataclass(frozen=True)
 class AppSettings:
     """The function app's settings, validated once with the setting's name in every error."""
@@ -100,12 +105,18 @@ def run_scheduled_export(environ: Mapping[str, str] | None = None, host_json: Pa
         "retries": manifest["retries"],
         "duration_s": round(result.duration_s, 1),
         "warnings": manifest["warnings"],
+        "action_required": manifest.get("action_required") or [],
     }
     log.info("spotify export finished %s", json.dumps(summary, ensure_ascii=False))
     for warning in manifest["warnings"]:
         log.warning("%s", warning)
     if result.status != "complete":
+        also = f"; and {'; '.join(summary['action_required'])}" if summary["action_required"] else ""
         raise ExportIncompleteError(
-            f"the snapshot {result.folder} is partial: {manifest.get('error') or 'see its manifest'}"
+            f"the snapshot {result.folder} is partial: {manifest.get('error') or 'see its manifest'}{also}"
+        )
+    if summary["action_required"]:
+        raise ActionRequiredError(
+            f"the snapshot {result.folder} is complete, but {'; '.join(summary['action_required'])}"
         )
     return result
