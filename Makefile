@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint demo export auth bench package lock deploy trigger preview up clean
+.PHONY: help install test lint demo export auth bench package lock check-locks deploy trigger preview up clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,17 +55,23 @@ auth: install ## authorize your Spotify account once (ARGS="--vault NAME" for Ke
 bench: install ## requests, wall time and memory against the simulator
 	@$(BIN)/python scripts/bench.py $(ARGS)
 
-PYTHON_VERSION ?= 3.12
-package: install ## zip functions/ with its dependencies for Linux x86_64 (PYTHON_VERSION=3.12)
-	@$(BIN)/python scripts/package.py --python-version $(PYTHON_VERSION)
+# The function app's Python: empty means the script's own choice (package: 3.12; lock: every lock;
+# deploy: the stack output pythonVersion, else the app's runtime). PYTHON_VERSION=3.13 overrides it.
+PYTHON_VERSION ?=
+PYTHON_FLAG = $(if $(PYTHON_VERSION),--python-version $(PYTHON_VERSION))
+package: install ## zip functions/ with its dependencies for Linux x86_64 (PYTHON_VERSION=3.13 for another)
+	@$(BIN)/python scripts/package.py $(PYTHON_FLAG)
 
-lock: install ## re-pin functions/requirements.txt from functions/requirements.in
-	@$(BIN)/python scripts/lock.py --python-version $(PYTHON_VERSION)
+lock: install ## re-pin functions/requirements-<python>.txt, one per offered Python, from requirements.in
+	@$(BIN)/python scripts/lock.py $(PYTHON_FLAG)
 
-deploy: install ## build the package and publish it to the function app (ARGS="--app NAME")
-	@$(BIN)/python scripts/deploy.py --python-version $(PYTHON_VERSION) $(ARGS)
+check-locks: install ## check that each lock installs for its Python on Linux x86_64 (needs PyPI)
+	@$(BIN)/python scripts/lock.py --check
 
-trigger: install ## run the export in Azure now and wait for its snapshot (ARGS="--subscription ID")
+deploy: install ## build the package for the app's Python and publish it (ARGS="--app NAME ...")
+	@$(BIN)/python scripts/deploy.py $(PYTHON_FLAG) $(ARGS)
+
+trigger: install ## run the export in Azure now and wait for its snapshot (names from the stack outputs)
 	@$(BIN)/python scripts/trigger.py $(ARGS)
 
 preview: install ## show what `pulumi up` would change (needs the Pulumi CLI)

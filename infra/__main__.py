@@ -4,7 +4,10 @@ Order matters only where Azure needs it: monitoring before the app (its connecti
 app setting), the app before the vault and the role assignments (they name its identity), and
 those before the code is published (publishing stores the package with that identity).
 
-Pulumi runs this file with ``infra/`` first on ``sys.path``, so its modules import by bare name.
+Pulumi runs this file with ``infra/`` first on ``sys.path``, so its modules import by bare name,
+and with the project's virtualenv (``runtime.options.virtualenv: .venv`` in Pulumi.yaml; see
+https://www.pulumi.com/docs/iac/concepts/projects/project-file/#runtime-options), where
+``make install`` installed the shared deploy-time package ``azure_deploy``.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from config import load_settings
 from exporter_app import FunctionApp, FunctionAppArgs
 from monitoring import Monitoring, MonitoringArgs
 from names import Names
-from roles import AppAccess, AppAccessArgs
-from storage import Storage, StorageArgs
+from roles import AppAccess, AppAccessArgs, DeployerAccess, DeployerAccessArgs
+from schedule import Schedule
+from storage import HostStorage, HostStorageArgs, Storage, StorageArgs
 from vault import Vault, VaultArgs
 
 settings = load_settings()
@@ -37,6 +41,12 @@ storage = Storage(
         snapshot_retention_days=settings.snapshot_retention_days,
     ),
 )
+host_storage = HostStorage(
+    "host-storage",
+    HostStorageArgs(
+        resource_group_name=group.name, location=settings.location, account_name=names.host_storage_account
+    ),
+)
 monitoring = Monitoring(
     "monitoring",
     MonitoringArgs(
@@ -46,8 +56,10 @@ monitoring = Monitoring(
         app_insights_name=names.app_insights,
         action_group_name=names.action_group,
         action_group_short_name=names.action_group_short,
-        alert_name=names.failure_alert,
+        failure_alert_name=names.failure_alert,
+        missed_alert_name=names.missed_export_alert,
         alert_email=settings.alert_email,
+        schedule_longest_gap=Schedule.parse(settings.export_schedule).longest_gap(),
     ),
 )
 function_app = FunctionApp(
@@ -60,10 +72,10 @@ function_app = FunctionApp(
         python_version=settings.python_version,
         instance_memory_mb=settings.instance_memory_mb,
         export_schedule=settings.export_schedule,
-        storage_account_name=storage.account_name,
+        host_storage_account_name=host_storage.account_name,
         blob_endpoint=storage.blob_endpoint,
         snapshot_container=storage.snapshot_container_name,
-        deployment_container_url=storage.deployment_container_url,
+        deployment_container_url=host_storage.deployment_container_url,
         vault_name=names.vault,
         app_insights_connection_string=monitoring.connection_string,
     ),
@@ -84,7 +96,16 @@ access = AppAccess(
     AppAccessArgs(
         subscription_id=deployer.subscription_id,
         principal_id=function_app.principal_id,
-        storage_account_id=storage.account_id,
+        host_storage_account_id=host_storage.account_id,
+        snapshot_container_id=storage.snapshot_container_id,
+        app_insights_id=monitoring.app_insights_id,
+    ),
+)
+deployer_access = DeployerAccess(
+    "deployer-access",
+    DeployerAccessArgs(
+        subscription_id=deployer.subscription_id,
+        principal_id=deployer.object_id,
         snapshot_container_id=storage.snapshot_container_id,
     ),
 )
@@ -92,18 +113,23 @@ code = CodeDeployment(
     "code",
     CodeDeploymentArgs(
         app_name=function_app.app_name,
+        app_principal_id=function_app.principal_id,
         scm_url=function_app.scm_url,
         package=package,
         after=[access, vault, function_app],
     ),
 )
 
+pulumi.export("subscriptionId", deployer.subscription_id)
 pulumi.export("resourceGroupName", group.name)
 pulumi.export("functionAppName", function_app.app_name)
 pulumi.export("functionAppUrl", function_app.url)
+pulumi.export("functionAppScmUrl", function_app.scm_url)
+pulumi.export("pythonVersion", settings.python_version)
 pulumi.export("vaultName", vault.vault_name)
 pulumi.export("vaultUri", vault.vault_uri)
 pulumi.export("storageAccountName", storage.account_name)
 pulumi.export("spotifyContainerUrl", storage.snapshot_container_url)
-pulumi.export("deploymentContainerUrl", storage.deployment_container_url)
+pulumi.export("hostStorageAccountName", host_storage.account_name)
+pulumi.export("deploymentContainerUrl", host_storage.deployment_container_url)
 pulumi.export("packageSha256", code.package_sha256)

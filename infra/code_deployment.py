@@ -1,36 +1,36 @@
-"""Publishing the function code as part of `pulumi up`, and only when the package changed.
+"""Publishing the function code as part of `pulumi up`: when the package changes, or the app does.
 
-The package (`scripts/package.py`) is deterministic, so its SHA-256 names the code: the dynamic
-resource below carries it as an input and publishes again only when it (or the target app)
-changes. The publishing itself is `azure_publish.publish_package`, shared with `make deploy`.
+The package (:mod:`azure_deploy.package`) is deterministic, so its SHA-256 names the code: the
+dynamic resource below carries it as an input and publishes again when it changes, and also when
+the app was re-created, which shows as a new principal id of its identity (a new app starts
+without code even if its name is the same). The publishing itself is
+:func:`azure_deploy.publish.publish_package`, shared with `make deploy`.
 
-Pulumi pickles the provider with dill and runs it in another process, started in the project
-root, where this folder's modules cannot be imported. So the provider class is defined inside
-`package_provider()`: dill then pickles the class itself rather than a reference to this module,
-and its methods use only the standard library, pulumi and their own attributes.
+Pulumi pickles the provider with dill and runs it in another process (``pulumi-resource-pulumi-python``,
+started with the project's virtualenv: the ``virtualenv`` runtime option of Pulumi.yaml is passed to
+dynamic providers too, pulumi/pulumi pull request 4775). There ``azure_deploy`` is importable as an
+installed package, but this folder's modules are not; so the provider class is defined inside
+`package_provider()`: dill then pickles the class itself rather than a reference to this module.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pulumi
 import pulumi.dynamic
 
-INFRA = Path(__file__).resolve().parent
-ROOT = INFRA.parent
-PACKAGE_SCRIPT = ROOT / "scripts" / "package.py"
-DEFAULT_PACKAGE = ROOT / "build" / "function-app.zip"
-REDEPLOY_WHEN_CHANGED = ("package_sha256", "app_name")
+from azure_deploy.package import DEFAULT_OUTPUT, build
+
+REDEPLOY_WHEN_CHANGED = ("package_sha256", "app_name", "app_principal_id")
 """Inputs whose change means new code or a new app; the package's local path is not one of them."""
 
 Publish = Callable[..., str]
-"""``publish_package(app_name, zip_path, *, scm_url=...) -> deployment id``, raising on failure."""
+"""``publish_package(zip_path, *, scm_url=...) -> deployment id``, raising on failure."""
 
 
 @dataclass(frozen=True)
@@ -47,25 +47,18 @@ def function_package(python_version: str, prebuilt: Path | None = None) -> Funct
     """The zip to deploy: ``prebuilt`` as it is, or a fresh build of ``functions/`` (same bytes for same sources)."""
     if prebuilt is not None:
         return FunctionPackage(prebuilt.resolve(), sha256_of(prebuilt))
-    spec = importlib.util.spec_from_file_location("package_script", PACKAGE_SCRIPT)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(PACKAGE_SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    build = cast(Callable[[Path, str], str], script.build)
-    return FunctionPackage(DEFAULT_PACKAGE, build(DEFAULT_PACKAGE, python_version))
+    return FunctionPackage(DEFAULT_OUTPUT, build(DEFAULT_OUTPUT, python_version))
 
 
-def package_provider(publish: Publish | None = None, infra: Path = INFRA) -> pulumi.dynamic.ResourceProvider:
-    """The provider that publishes a package; ``publish`` replaces `azure_publish.publish_package` in tests."""
+def package_provider(publish: Publish | None = None) -> pulumi.dynamic.ResourceProvider:
+    """The provider that publishes a package; ``publish`` replaces `azure_deploy.publish.publish_package` in tests."""
 
     class PackageProvider(pulumi.dynamic.ResourceProvider):
         """Creates and updates a deployment by publishing the zip; deleting it leaves the app as it is."""
 
-        def __init__(self, publish: Publish | None, infra: str) -> None:
+        def __init__(self, publish: Publish | None) -> None:
             super().__init__()
             self.publish = publish
-            self.infra = infra  # where azure_publish lives, put on sys.path in the provider's process
 
         def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
             deployment_id = self.deploy(props)
@@ -84,19 +77,15 @@ def package_provider(publish: Publish | None = None, infra: Path = INFRA) -> pul
             if hashlib.sha256(path.read_bytes()).hexdigest() != props["package_sha256"]:
                 raise RuntimeError(f"{path} changed since this update was planned; run `pulumi up` again")
             publish = self.publish or self.azure_publish()
-            # A failed deployment raises the publisher's DeploymentError, whose message `pulumi up` shows.
-            return publish(props["app_name"], path, scm_url=props["scm_url"])
+            # A failed deployment raises DeploymentError, whose one-line message `pulumi up` shows.
+            return publish(path, scm_url=props["scm_url"])
 
         def azure_publish(self) -> Publish:
-            import sys
+            from azure_deploy.publish import publish_package
 
-            if self.infra not in sys.path:
-                sys.path.append(self.infra)
-            import azure_publish
+            return publish_package
 
-            return azure_publish.publish_package
-
-    return PackageProvider(publish, str(infra))
+    return PackageProvider(publish)
 
 
 class PackageDeployment(pulumi.dynamic.Resource):
@@ -110,12 +99,14 @@ class PackageDeployment(pulumi.dynamic.Resource):
         self,
         name: str,
         app_name: pulumi.Input[str],
+        app_principal_id: pulumi.Input[str],
         scm_url: pulumi.Input[str],
         package: FunctionPackage,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "app_name": app_name,
+            "app_principal_id": app_principal_id,
             "scm_url": scm_url,
             "package_path": str(package.path),
             "package_sha256": package.sha256,
@@ -127,6 +118,8 @@ class PackageDeployment(pulumi.dynamic.Resource):
 @dataclass(frozen=True)
 class CodeDeploymentArgs:
     app_name: pulumi.Input[str]
+    app_principal_id: pulumi.Input[str]
+    """The app identity's object id: a new one means a re-created app, which needs the code again."""
     scm_url: pulumi.Input[str]
     package: FunctionPackage
     after: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -134,7 +127,7 @@ class CodeDeploymentArgs:
 
 
 class CodeDeployment(pulumi.ComponentResource):
-    """The function code on the app, published when the package hash changes."""
+    """The function code on the app, published when the package hash or the app changes."""
 
     deployment: PackageDeployment
     package_sha256: pulumi.Output[str]
@@ -145,6 +138,7 @@ class CodeDeployment(pulumi.ComponentResource):
         self.deployment = PackageDeployment(
             "package",
             app_name=args.app_name,
+            app_principal_id=args.app_principal_id,
             scm_url=args.scm_url,
             package=args.package,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),

@@ -11,14 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
+from schedule import Schedule, ScheduleError
+
+from azure_deploy.package import supported_python_versions
 
 PROJECT = "spotify-exporter"
 DEFAULT_SCHEDULE = "0 0 0 * * Sun"
 DEFAULT_PYTHON_VERSION = "3.12"
 DEFAULT_INSTANCE_MEMORY_MB = 2048
 DEFAULT_NAME_PREFIX = "spotify"
-PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")  # Flex Consumption's Python runtimes
-INSTANCE_MEMORY_SIZES_MB = (512, 2048, 4096)  # the sizes Flex Consumption offers
+#: Python runtimes of Flex Consumption that have not reached their end of life (3.10 did in October
+#: 2026) and that our packages install for: one lock each in functions/ (`make lock`, `make check-locks`).
+#: A version outside a region's catalog is accepted by ARM but leaves a host that never starts
+#: (Azure/Azure-Functions issue 2665): check the region with `az functionapp list-flexconsumption-runtimes`.
+PYTHON_VERSIONS = supported_python_versions()
+#: Flex Consumption's instance sizes that the service accepts: 512 MB has been refused
+#: (Azure/azure-rest-api-specs issue 40898; the Load Testing API documents 2048 and 4096 only).
+INSTANCE_MEMORY_SIZES_MB = (2048, 4096)
 NAME_PREFIX = re.compile(r"[a-z][a-z0-9]{1,11}")  # fits a storage account and a vault name with the suffix
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -60,8 +69,10 @@ def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | No
     if not NAME_PREFIX.fullmatch(name_prefix):
         raise InvalidSetting(key("namePrefix"), name_prefix, "use 2-12 lowercase letters and digits, a letter first")
     schedule = config.get("exportSchedule") or DEFAULT_SCHEDULE
-    if len(schedule.split()) != 6:
-        raise InvalidSetting(key("exportSchedule"), schedule, "use six NCRONTAB fields, e.g. '0 0 0 * * Sun'")
+    try:
+        Schedule.parse(schedule).longest_gap()
+    except ScheduleError as exc:
+        raise InvalidSetting(key("exportSchedule"), schedule, str(exc)) from None
     alert_email = config.require("alertEmail")
     if not EMAIL.fullmatch(alert_email):
         raise InvalidSetting(key("alertEmail"), alert_email, "use an e-mail address")

@@ -1,13 +1,23 @@
 """The weekly export's host: a Flex Consumption function app that holds no keys at all.
 
-Its system-assigned identity reaches host storage, the deployment package, the snapshots and
-Key Vault; the only credential-like setting is the Application Insights connection string
-(a secret in the Pulumi state). FTP and SCM basic-auth publishing are off: code is published
-with an Entra token (`code_deployment.py`).
+Its system-assigned identity reaches host storage, the deployment package, the snapshots, Key
+Vault and Application Insights (``APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD``);
+the connection string only says where telemetry goes. FTP and SCM basic-auth publishing are off:
+code is published with an Entra token (`code_deployment.py`).
+
+``siteConfig`` is sent as a plain dict, not ``web.SiteConfigArgs``: the Args class fills in
+defaults of its own (``netFrameworkVersion: v4.6``...), and Flex Consumption refuses
+``netFrameworkVersion``, ``ftpsState``, ``use32BitWorkerProcess``, ``preWarmedInstanceCount``,
+``functionsRuntimeScaleMonitoringEnabled``, ``linuxFxVersion`` and more there (ARM error 51021;
+pulumi/pulumi-azure-native issue 4168, Azure/azure-cli issue 31414). The runtime, memory and
+deployment storage live in ``functionAppConfig`` instead, and FTP is off through
+``WebAppFtpAllowed``. App settings that Flex rejects (``FUNCTIONS_WORKER_RUNTIME``,
+``FUNCTIONS_EXTENSION_VERSION``, ``WEBSITE_RUN_FROM_PACKAGE``...) are never set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -25,8 +35,10 @@ class FunctionAppArgs:
     python_version: str
     instance_memory_mb: int
     export_schedule: str
-    storage_account_name: pulumi.Input[str]
+    host_storage_account_name: pulumi.Input[str]
+    """The account of ``AzureWebJobsStorage`` (the host's leases, keys and diagnostic events)."""
     blob_endpoint: pulumi.Input[str]
+    """The snapshots' account."""
     snapshot_container: pulumi.Input[str]
     deployment_container_url: pulumi.Input[str]
     vault_name: pulumi.Input[str]
@@ -44,7 +56,7 @@ class FunctionApp(pulumi.ComponentResource):
     default_host_name: pulumi.Output[str]
     url: pulumi.Output[str]
     scm_url: pulumi.Output[str]
-    """The Kudu endpoint the package is published to (``https://APP.scm.azurewebsites.net``)."""
+    """The Kudu endpoint the package is published to: the ``Repository`` entry of ``hostNameSslStates``."""
     principal_id: pulumi.Output[str]
     """Object id of the app's system-assigned identity, for role assignments and the vault policy."""
 
@@ -83,15 +95,12 @@ class FunctionApp(pulumi.ComponentResource):
                 runtime=web.FunctionsRuntimeArgs(name=web.RuntimeName.PYTHON, version=args.python_version),
                 scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(instance_memory_mb=args.instance_memory_mb),
             ),
-            site_config=web.SiteConfigArgs(
-                ftps_state=web.FtpsState.DISABLED,
-                min_tls_version=web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2,
-                app_settings=_app_settings(args),
-            ),
+            site_config={
+                "min_tls_version": web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2,
+                "app_settings": _app_settings(args),
+            },
             opts=child,
         )
-        # Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION:
-        # the runtime comes from function_app_config above.
         self.ftp_publishing = web.WebAppFtpAllowed(
             "ftp-publishing",
             name=self.app.name,
@@ -110,7 +119,7 @@ class FunctionApp(pulumi.ComponentResource):
         self.app_name = self.app.name
         self.default_host_name = self.app.default_host_name
         self.url = pulumi.Output.concat("https://", self.app.default_host_name)
-        self.scm_url = self.app.default_host_name.apply(scm_url_for)
+        self.scm_url = self.app.host_name_ssl_states.apply(scm_url_of)
         self.principal_id = self.app.identity.apply(_principal_id)
         self.register_outputs(
             {
@@ -122,10 +131,12 @@ class FunctionApp(pulumi.ComponentResource):
         )
 
 
-def scm_url_for(default_host_name: str) -> str:
-    """Kudu lives at the host name with ``scm`` after its first label (also for regional names)."""
-    app, _, domain = default_host_name.partition(".")
-    return f"https://{app}.scm.{domain}"
+def scm_url_of(states: Sequence[web.outputs.HostNameSslStateResponse] | None) -> str:
+    """``https://`` + the ``Repository`` host, as the Azure CLI finds the SCM site (``_get_scm_url``)."""
+    for state in states or []:
+        if str(state.host_type).lower() == "repository" and state.name:
+            return f"https://{state.name}"
+    raise ValueError("the function app reports no SCM (Repository) host name")
 
 
 def _principal_id(identity: web.outputs.ManagedServiceIdentityResponse | None) -> str:
@@ -134,14 +145,16 @@ def _principal_id(identity: web.outputs.ManagedServiceIdentityResponse | None) -
     return identity.principal_id
 
 
-def _app_settings(args: FunctionAppArgs) -> list[web.NameValuePairArgs]:
+def _app_settings(args: FunctionAppArgs) -> list[web.NameValuePairArgsDict]:
     """Everything the host and `functions/function_app.py` read, all by identity, no keys."""
     settings: dict[str, pulumi.Input[str]] = {
-        "AzureWebJobsStorage__accountName": args.storage_account_name,
+        "AzureWebJobsStorage__accountName": args.host_storage_account_name,
         "APPLICATIONINSIGHTS_CONNECTION_STRING": args.app_insights_connection_string,
+        # telemetry signed with the system-assigned identity's token (local auth is off)
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",
         "KEY_VAULT_NAME": args.vault_name,
         "EXPORT_SCHEDULE": args.export_schedule,
         "SNAPSHOT_ACCOUNT_URL": args.blob_endpoint,
         SNAPSHOT_CONTAINER_SETTING: args.snapshot_container,
     }
-    return [web.NameValuePairArgs(name=name, value=value) for name, value in settings.items()]
+    return [{"name": name, "value": value} for name, value in settings.items()]

@@ -32,7 +32,11 @@ class Names:
     action_group: str
     action_group_short: str
     failure_alert: str
+    missed_export_alert: str
     storage_account: pulumi.Output[str]
+    """The snapshots' account."""
+    host_storage_account: pulumi.Output[str]
+    """The Functions host's own account (AzureWebJobsStorage and the deployment package)."""
     vault: pulumi.Output[str]
     function_app: pulumi.Output[str]
 
@@ -47,7 +51,9 @@ class Names:
             action_group=f"{prefix}-alerts",
             action_group_short=prefix[:12],  # Azure's limit for the short name in notifications
             failure_alert=f"{prefix}-export-failed",
+            missed_export_alert=f"{prefix}-export-missed",
             storage_account=suffix.apply(lambda s: f"{prefix}st{s}"),  # 3-24 lowercase letters and digits
+            host_storage_account=suffix.apply(lambda s: f"{prefix}host{s}"),
             vault=suffix.apply(lambda s: f"{prefix}-kv-{s}"),  # 3-24 letters, digits and single hyphens
-            function_app=suffix.apply(lambda s: f"{prefix}-func-{s}"),
+            function_app=suffix.apply(lambda s: f"{prefix}-func-{s}"),  # 2-60 letters, digits and hyphens
         )

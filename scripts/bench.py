@@ -174,8 +174,7 @@ def function_app_figures() -> tuple[float, float]:
     import zipfile
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import package
+    from azure_deploy import package
 
     with tempfile.TemporaryDirectory() as scratch:
         azure_zip = Path(scratch) / "azure.zip"

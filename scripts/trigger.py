@@ -1,59 +1,40 @@
 """`make trigger`: run the weekly export in Azure now and wait for its snapshot.
 
 The function app's master key is fetched through Azure Resource Manager with your Entra
-sign-in (``DefaultAzureCredential``: ``az login`` on a workstation), used once for the host's
-admin endpoint that runs a timer function on demand, and never printed or stored. Then the
-snapshot container is watched until a new ``manifest.json`` appears (it is written last), and
-its summary is printed. Exit status 0 complete, 2 partial, 1 failed or timed out.
+sign-in (:func:`azure_deploy.credentials.deploy_credential`: ``az login``, ``AZURE_*`` or
+Pulumi's ``ARM_*``), used once for the host's admin endpoint that runs a timer function on
+demand, and never printed or stored. Then the snapshot container is watched until a new
+``manifest.json`` appears (it is written last), and its summary is printed. Exit status 0
+complete, 2 partial, 1 failed or timed out. Reading the container needs a data role:
+`pulumi up` gives the deployer Storage Blob Data Contributor on it.
 
-Names default to the Pulumi stack outputs (``resourceGroupName``, ``functionAppName``,
-``spotifyContainerUrl``) when the Pulumi CLI is installed; the subscription comes from
-``--subscription`` or ``AZURE_SUBSCRIPTION_ID``.
+Names default to the Pulumi stack outputs (``subscriptionId``, ``resourceGroupName``,
+``functionAppName``, ``spotifyContainerUrl``) when the Pulumi CLI is installed; the
+subscription also comes from ``AZURE_SUBSCRIPTION_ID`` or ``ARM_SUBSCRIPTION_ID``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
-
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (str(ROOT / "infra"), str(Path(__file__).resolve().parent)):
-    if _path not in sys.path:
-        sys.path.append(_path)  # last: nothing in these folders may shadow an installed module
-
-from azure_publish import (  # noqa: E402
-    ARM_SCOPE,
-    DeploymentError,
-    EntraToken,
-    default_credential,
-    error_code,
-    json_or_empty,
-    refused,
-    require_https,
-    send,
-)
-from deploy import StackError, output_or_flag, stack_outputs  # noqa: E402
-
-from spotify_exporter.errors import ExporterError  # noqa: E402
-from spotify_exporter.stores.blob import BlobStore  # noqa: E402
-from spotify_exporter.terminal import printable  # noqa: E402
+from azure_deploy.arm import ARM_URL, ResourceManager
+from azure_deploy.credentials import deploy_credential
+from azure_deploy.http import GATEWAY_STATUSES, DeploymentError, HttpClient, Patience, require_https
+from azure_deploy.stack import StackError, output_or_flag, stack_outputs, subscription_of
+from spotify_exporter.errors import ExporterError
+from spotify_exporter.stores.blob import BlobStore
+from spotify_exporter.terminal import printable
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-ARM_URL = "https://management.azure.com"
-#: Microsoft.Web api-version of both calls (Web Apps - Get, Web Apps - List Host Keys)
-WEB_API_VERSION = "2023-12-01"
 FUNCTION_NAME = "weekly_export"
 MANIFEST = "manifest.json"
 FOLDER_TIME_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
@@ -72,61 +53,22 @@ def _say(line: str) -> None:
     print(printable(f"trigger: {line}"), flush=True)  # names from Spotify never reach the terminal raw
 
 
-def _site_path(subscription: str, resource_group: str, app: str) -> str:
-    parts = (quote(subscription, safe=""), quote(resource_group, safe=""), quote(app, safe=""))
-    return "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Web/sites/{}".format(*parts)
+#: the function host of a Flex Consumption app starts on demand: its front end answers 502/503/504 meanwhile
+HOST_WARMUP = Patience(attempts=1000, seconds=120.0, notice="the function app is starting")
 
 
-def _arm_call(
-    session: requests.Session, token: EntraToken, method: str, url: str, what: str, where: str
-) -> dict[str, Any]:
-    response = send(session, method, url, params={"api-version": WEB_API_VERSION}, headers=token.header(), what=what)
-    if response.status_code in (401, 403):
-        raise refused(response, "Azure Resource Manager")
-    code = error_code(response)
-    detail = f" {code}" if code else ""
-    if response.status_code == 404:
-        raise TriggerError(f"{where} was not found (HTTP 404{detail}); check the names")
-    if response.status_code != 200:
-        raise TriggerError(f"Azure Resource Manager answered HTTP {response.status_code}{detail} for {where}")
-    return json_or_empty(response)
-
-
-def app_url_and_master_key(
-    credential: TokenCredential, arm_url: str, subscription: str, resource_group: str, app: str, app_url: str | None
-) -> tuple[str, str]:
-    """The app's HTTPS address (its ``defaultHostName`` unless given) and its master key, both from ARM."""
-    arm = require_https(arm_url, "Azure Resource Manager")
-    site = arm + _site_path(subscription, resource_group, app)
-    where = f"the function app {app} in resource group {resource_group} of subscription {subscription}"
-    token = EntraToken(credential, ARM_SCOPE)
-    with requests.Session() as session:
-        if app_url is None:
-            properties = _arm_call(session, token, "GET", site, "Azure Resource Manager", where).get("properties")
-            host = properties.get("defaultHostName") if isinstance(properties, dict) else None
-            if not isinstance(host, str) or not host:
-                raise TriggerError(f"Azure Resource Manager gave no host name for {app}; pass --app-url")
-            app_url = f"https://{host}"
-        keys = _arm_call(session, token, "POST", site + "/host/default/listkeys", "Azure Resource Manager", where)
-    master_key = keys.get("masterKey")
-    if not isinstance(master_key, str) or not master_key:
-        raise TriggerError(f"Azure Resource Manager returned no master key for {app}; is the function host running?")
-    return require_https(app_url, "function app"), master_key
-
-
-def start_function(app_url: str, master_key: str, function: str = FUNCTION_NAME) -> None:
+def start_function(http: HttpClient, app_url: str, master_key: str, function: str = FUNCTION_NAME) -> None:
     """``POST /admin/functions/<name>``: the host queues a run of a non-HTTP function and answers 202."""
-    with requests.Session() as session:
-        response = send(
-            session,
-            "POST",
-            f"{app_url}/admin/functions/{quote(function, safe='')}",
-            data=json.dumps({"input": ""}).encode(),
-            headers={"x-functions-key": master_key, "Content-Type": "application/json"},
-            what="the function app",
-            retry_statuses={502, 503, 504},  # the host is starting: the run was not queued
-            retry_read_timeouts=False,
-        )
+    response = http.send(
+        "POST",
+        f"{require_https(app_url, 'function app')}/admin/functions/{quote(function, safe='')}",
+        data=json.dumps({"input": ""}).encode(),
+        headers={"x-functions-key": master_key, "Content-Type": "application/json"},
+        what="the function app",
+        retry_statuses=GATEWAY_STATUSES,  # the host is starting: the run was not queued
+        retry_read_timeouts=False,
+        patience=HOST_WARMUP,
+    )
     if response.status_code == 404:
         raise TriggerError(f"the function app has no function {function}; deploy the code first (`make deploy`)")
     if response.status_code in (401, 403):
@@ -154,9 +96,10 @@ def wait_for_snapshot(
     timeout_s: float,
     poll_interval_s: float,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[str, dict[str, Any]]:
     """The first manifest that was not there ``before`` and started after the trigger, and its content."""
-    deadline = time.monotonic() + timeout_s
+    deadline = clock() + timeout_s
     while True:
         for path in sorted(manifests(store) - before, reverse=True):
             started = _started_at(path)
@@ -164,7 +107,7 @@ def wait_for_snapshot(
                 with store.open_read(path) as stream:
                     document = json.load(stream)
                 return path, document if isinstance(document, dict) else {}
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock()
         if remaining <= 0:
             raise TriggerError(
                 f"no new snapshot in {store.location} within {timeout_s:.0f} s; the run may still be going or "
@@ -198,7 +141,7 @@ def summary(path: str, location: str, manifest: dict[str, Any]) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trigger", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--subscription", help="subscription id (default: AZURE_SUBSCRIPTION_ID)")
+    parser.add_argument("--subscription", help="subscription id (default: stack output subscriptionId)")
     parser.add_argument("--resource-group", help="resource group (default: stack output resourceGroupName)")
     parser.add_argument("--app", help="function app name (default: stack output functionAppName)")
     parser.add_argument("--container-url", help="snapshot container URL (default: stack output spotifyContainerUrl)")
@@ -210,15 +153,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, *, credential: TokenCredential | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, credential: TokenCredential | None = None, http: HttpClient | None = None
+) -> int:
     args = _parser().parse_args(argv)
-    subscription = args.subscription or os.environ.get("AZURE_SUBSCRIPTION_ID", "")
-    if not subscription:
-        print("trigger: give --subscription (or set AZURE_SUBSCRIPTION_ID)", file=sys.stderr)
-        return 1
+    http = http or HttpClient(say=_say)
     try:
-        given = (args.resource_group, args.app, args.container_url)
+        given = (args.subscription, args.resource_group, args.app, args.container_url)
         outputs = None if all(given) else stack_outputs(args.stack)
+        subscription = subscription_of(args.subscription, outputs)
+        if not subscription:
+            raise StackError(
+                "give --subscription (or set AZURE_SUBSCRIPTION_ID, or install the Pulumi CLI to read the stack "
+                "output subscriptionId)"
+            )
         resource_group = output_or_flag(args.resource_group, "resourceGroupName", "--resource-group", outputs)
         app = output_or_flag(args.app, "functionAppName", "--app", outputs)
         container_url = output_or_flag(args.container_url, "spotifyContainerUrl", "--container-url", outputs)
@@ -228,17 +176,19 @@ def main(argv: list[str] | None = None, *, credential: TokenCredential | None = 
 
     master_key = ""
     try:
-        credential = credential or default_credential()
+        credential = credential or deploy_credential()
         store = BlobStore.from_url(container_url, credential=credential)
         _say(f"fetching the master key of {app} from Azure Resource Manager")
-        app_url, master_key = app_url_and_master_key(
-            credential, args.arm_url, subscription, resource_group, app, args.app_url
-        )
+        arm = ResourceManager.signed_in(http, credential, subscription, resource_group, app, args.arm_url)
+        app_url = args.app_url or arm.site().app_url
+        master_key = arm.master_key()
         before = manifests(store)
         triggered_at = datetime.now(UTC)
-        start_function(app_url, master_key)
+        start_function(http, app_url, master_key)
         _say(f"{FUNCTION_NAME} started on {app_url} at {triggered_at:%H:%M:%S} UTC; waiting for its snapshot")
-        path, manifest = wait_for_snapshot(store, before, triggered_at, args.timeout, args.poll_interval)
+        path, manifest = wait_for_snapshot(
+            store, before, triggered_at, args.timeout, args.poll_interval, sleep=http.sleep, clock=http.clock
+        )
     except (DeploymentError, TriggerError, ExporterError) as exc:
         message = str(exc).replace(master_key, "***") if master_key else str(exc)
         print(f"trigger: {message}", file=sys.stderr)

@@ -4,12 +4,23 @@ Registered by ``pytest_plugins = ["azure_standins"]`` (needs ``keyvault_standin`
 Each is a real HTTPS server on 127.0.0.1 speaking exactly the calls our scripts make, so the
 real ``requests`` code runs, TLS verification included:
 
-* **SCM site** (``<app>.scm.azurewebsites.net``): ``POST /api/publish?RemoteBuild=false`` with a
-  zip body answers 202 with the deployment id (body and ``Location``), as Flex Consumption's
-  "one deploy" does; ``GET /api/deployments/{id|latest}`` and ``.../log`` report Kudu's
-  statuses (0 pending, 1 building, 2 deploying, 3 failed, 4 success) as scripted by
-  :class:`DeploymentScript`. Basic auth is refused, as on apps with basic auth disabled.
-* **Azure Resource Manager**: ``GET .../Microsoft.Web/sites/{app}`` and
+* **SCM site** (``<app>.scm.<region>.azurewebsites.net``): ``POST /api/publish?RemoteBuild=false``
+  with a zip body answers 202 with the deployment id (body and ``Location``), as Flex
+  Consumption's "one deploy" does; ``GET /api/deployments/{id|latest}`` and ``.../log`` report
+  Kudu's statuses (-1 cancelled, 0 pending, 1 building, 2 deploying, 3 failed, 4 success,
+  5 conflict, 6 partial success) as scripted by :class:`DeploymentScript`. Basic auth is
+  refused, as on apps with basic auth disabled, and so are tokens for any audience but App
+  Service's (what the Azure CLI sends to Kudu; ARM tokens are deprecated there).
+  What Azure does that a naive client does not expect, each switchable from a test:
+  a failed deployment answers 404 by id (Azure/azure-dev issue 4439), so only
+  ``/api/deployments/latest`` tells its fate; a deployment may show up in ``latest`` a few polls
+  late; while the app's role assignment "propagates" (:attr:`AzureStandIn.storage_refuses_until`)
+  every deployment fails with storage's 403, as logged by Flex Consumption
+  (Azure/azure-functions-core-tools issue 4346); and a cold SCM site answers 503 from its front
+  end (:attr:`AzureStandIn.cold_until`). Both use the stand-in's clock, which tests share with
+  the client so minutes pass without sleeping.
+* **Azure Resource Manager**: ``GET .../Microsoft.Web/sites/{app}`` (host names in
+  ``hostNameSslStates``, the Python runtime in ``functionAppConfig``) and
   ``POST .../sites/{app}/host/default/listkeys`` (``masterKey``).
 * **The function app**: ``POST /admin/functions/{name}`` with ``x-functions-key: <master key>``
   answers 202 and runs :attr:`AzureStandIn.on_trigger` in the background, as the host queues
@@ -39,9 +50,16 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 ARM_API_VERSION = "2023-12-01"
-#: audiences the SCM site accepts (the classic management resource, as ``az`` sends, and ARM's)
-SCM_AUDIENCES = frozenset({"https://management.core.windows.net", "https://management.azure.com"})
-ARM_AUDIENCES = SCM_AUDIENCES
+#: the audience the SCM site accepts: App Service's, as the Azure CLI asks for it (``get_bearer_token``
+#: in azure-cli's appservice ``custom.py``); ARM-audience tokens are deprecated for Kudu calls
+#: (microsoft/vscode-azuretools pull request 2258)
+SCM_AUDIENCES = frozenset({"https://appservice.azure.com"})
+ARM_AUDIENCES = frozenset({"https://management.azure.com"})
+#: what Flex Consumption logs when storage refuses the app's identity (core-tools issue 4346)
+STORAGE_REFUSED_LOG = (
+    "Failed to upload because Azure Storage responded with Forbidden : Response status code does not indicate "
+    "success: 403 (This request is not authorized to perform this operation.).."
+)
 TOKEN_LIFETIME_S = 3600
 
 
@@ -118,12 +136,15 @@ class FakeCredential:
 @dataclass
 class DeploymentScript:
     """How the next deployment goes: ``polls`` status reads in progress, then ``final_status``
-    (4 success, 3 failed) with ``status_text`` and ``log``; ``final_status=None`` never finishes."""
+    (4 success; -1, 3, 5 or 6 not) with ``status_text`` and ``log``; ``final_status=None`` never
+    finishes. ``unlisted_polls``: reads of ``latest`` that still show the previous deployment
+    (or 404); ``None`` means the deployment is never listed at all."""
 
     polls: int = 2
     final_status: int | None = 4
     status_text: str = ""
     log: list[str] = field(default_factory=lambda: ["Starting deployment pipeline.", "Deployment successful."])
+    unlisted_polls: int | None = 0
 
 
 @dataclass
@@ -134,6 +155,7 @@ class Deployment:
     content_type: str
     script: DeploymentScript
     polls: int = 0
+    latest_reads: int = 0
 
 
 @dataclass(frozen=True)
@@ -158,6 +180,21 @@ def _json(status: int, body: Any, headers: Mapping[str, str] | None = None) -> R
     return Response(json.dumps(body), status=status, headers=dict(headers or {}), content_type="application/json")
 
 
+@dataclass
+class FakeClock:
+    """A monotonic clock that only moves when someone sleeps: minutes of Azure's patience in no time."""
+
+    now: float = 1000.0
+    slept: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0)
+
+
 # -- the stand-in -----------------------------------------------------------------------------
 
 
@@ -173,6 +210,7 @@ class AzureStandIn:
         subscription: str = "00000000-1111-2222-3333-444444444444",
         resource_group: str = "rg-spotify",
         functions: Iterable[str] = ("weekly_export",),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ca = ca
         self.credential = credential
@@ -181,7 +219,13 @@ class AzureStandIn:
         self.resource_group = resource_group
         self.functions = set(functions)
         self.master_key = secrets.token_urlsafe(40)
+        self.clock = clock
+        self.python_version = "3.12"
         self.script = DeploymentScript()
+        #: until this moment of :attr:`clock`, storage refuses the app's identity (a role still propagating)
+        self.storage_refuses_until = float("-inf")
+        #: until this moment of :attr:`clock`, the SCM site's front end answers 503 (a cold site)
+        self.cold_until = float("-inf")
         self.deployments: list[Deployment] = []
         self.calls: list[Call] = []
         #: answer the next N publish requests with 503, as a front end does while the site restarts
@@ -292,6 +336,8 @@ class AzureStandIn:
         return self._serve("scm", environ, start_response, self._scm)
 
     def _scm(self, request: Request) -> Response:
+        if self.clock() < self.cold_until:
+            return Response("Service Unavailable", status=503)  # the front end, before Kudu is up
         refused = self._entra(request, SCM_AUDIENCES)
         if refused is not None:
             return refused
@@ -300,9 +346,10 @@ class AzureStandIn:
             return self._publish(request)
         if parts[:2] == ["api", "deployments"] and request.method == "GET" and len(parts) in (3, 4):
             with self._lock:
-                found = [d for d in self.deployments if d.id == parts[2]]
                 if parts[2] == "latest":
-                    found = self.deployments[-1:]
+                    found = self._latest()
+                else:  # a failed Flex deployment answers 404 by id (Azure/azure-dev issue 4439)
+                    found = [d for d in self.deployments if d.id == parts[2] and not self._failed(d)]
             if not found:
                 return _error(404, "NotFound", f"Deployment '{parts[2]}' not found.")
             if len(parts) == 4 and parts[3] == "log":
@@ -310,6 +357,21 @@ class AzureStandIn:
             if len(parts) == 3:
                 return _json(200, self._status(found[0]))
         return _error(404, "NotFound", f"{request.method} {request.path} is not served by the stand-in")
+
+    def _latest(self) -> list[Deployment]:
+        """What ``/api/deployments/latest`` shows: the newest deployment once it is listed."""
+        listed = []
+        for deployment in self.deployments:
+            deployment.latest_reads += 1
+            delay = deployment.script.unlisted_polls
+            if delay is not None and deployment.latest_reads > delay:
+                listed.append(deployment)
+        return listed[-1:]
+
+    @staticmethod
+    def _failed(deployment: Deployment) -> bool:
+        script = deployment.script
+        return script.final_status not in (None, 4) and deployment.polls >= script.polls
 
     def _publish(self, request: Request) -> Response:
         with self._lock:
@@ -327,7 +389,12 @@ class AzureStandIn:
             zipfile.ZipFile(io.BytesIO(package)).testzip()
         except zipfile.BadZipFile:
             return _error(400, "BadRequest", "The package is not a valid zip file.")
-        deployment = Deployment(uuid.uuid4().hex, package, dict(request.args.items()), request.mimetype, self.script)
+        script = self.script
+        if self.clock() < self.storage_refuses_until:  # the app's new role has not applied yet
+            script = DeploymentScript(polls=1, final_status=3, status_text="Deployment Failed.", log=[
+                "Starting deployment pipeline.", "Uploading package to storage.", STORAGE_REFUSED_LOG,
+            ])  # fmt: skip
+        deployment = Deployment(uuid.uuid4().hex, package, dict(request.args.items()), request.mimetype, script)
         with self._lock:
             self.deployments.append(deployment)
         location = f"{self.scm_url}/api/deployments/{deployment.id}"
@@ -357,13 +424,13 @@ class AzureStandIn:
             "is_temp": False,
             "is_readonly": True,
             "url": f"{self.scm_url}/api/deployments/{deployment.id}",
-            "log_url": f"{self.scm_url}/api/deployments/{deployment.id}/log",
+            "log_url": f"{self.scm_url}/api/deployments/{deployment.id}/log",  # 404 once failed, as the status
             "site_name": self.app_name,
         }
 
     def _log(self, deployment: Deployment) -> list[dict[str, Any]]:
         script = deployment.script
-        failed = script.final_status == 3
+        failed = script.final_status not in (None, 4)
         return [
             {
                 "log_time": "2026-11-25T00:00:00Z",
@@ -426,6 +493,7 @@ class AzureStandIn:
                     {"name": self.scm_url.removeprefix("https://"), "hostType": "Repository"},
                 ],
                 "sku": "FlexConsumption",
+                "functionAppConfig": {"runtime": {"name": "python", "version": self.python_version}},
             },
         }
 
@@ -461,6 +529,75 @@ class AzureStandIn:
             self.trigger_errors.append(exc)
 
 
+# -- Microsoft Entra ID ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServicePrincipal:
+    client_id: str
+    secret: str
+
+
+class EntraStandIn:
+    """The token endpoint of Microsoft Entra ID for one tenant, over HTTPS: the client credentials grant.
+
+    MSAL (under azure-identity's ``ClientSecretCredential``) first reads the tenant's OpenID
+    configuration (``/{tenant}/v2.0/.well-known/openid-configuration``), then posts
+    ``grant_type=client_credentials`` with the client id, the secret and one ``scope`` to its
+    ``token_endpoint``. Tokens are minted by the :class:`FakeCredential`, so the other stand-ins
+    accept them; a wrong secret gets Entra's ``invalid_client`` (AADSTS7000215).
+    """
+
+    def __init__(self, ca: LocalCA, credential: FakeCredential, principal: ServicePrincipal) -> None:
+        self.credential = credential
+        self.principal = principal
+        self.grants: list[dict[str, str]] = []
+        self._server = make_server(
+            HOST, 0, self._app, threaded=True, request_handler=_QuietHandler, ssl_context=ca.server_context(HOST)
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def authority_host(self) -> str:
+        return f"https://{HOST}:{self._server.server_port}"
+
+    def start(self) -> EntraStandIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        tenant = self.credential.tenant_id
+        base = f"{self.authority_host}/{tenant}"
+        if request.path == f"/{tenant}/v2.0/.well-known/openid-configuration":
+            response = _json(200, {
+                "issuer": f"https://login.microsoftonline.com/{tenant}/v2.0",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "tenant_region_scope": "EU",
+            })  # fmt: skip
+        elif request.path == f"/{tenant}/oauth2/v2.0/token" and request.method == "POST":
+            response = self._token(dict(request.form.items()))
+        else:
+            response = _json(400, {"error": "invalid_tenant", "error_description": "AADSTS90002: Tenant not found."})
+        return response(environ, start_response)
+
+    def _token(self, form: dict[str, str]) -> Response:
+        self.grants.append({key: value for key, value in form.items() if key != "client_secret"})
+        if form.get("grant_type") != "client_credentials":
+            return _json(400, {"error": "unsupported_grant_type", "error_description": "AADSTS70003"})
+        if form.get("client_id") != self.principal.client_id or form.get("client_secret") != self.principal.secret:
+            return _json(401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret."})
+        access = self.credential.get_token(form.get("scope", ""))
+        return _json(200, {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S, "access_token": access.token})
+
+
 # -- fixtures ---------------------------------------------------------------------------------
 
 
@@ -485,4 +622,7 @@ def azure_standin(
         standin.stop()
 
 
-__all__ = ["AzureStandIn", "Call", "DeploymentScript", "FakeCredential", "azure_standin", "fake_credential"]
+__all__ = [
+    "AzureStandIn", "Call", "DeploymentScript", "EntraStandIn", "FakeClock", "FakeCredential", "ServicePrincipal",
+    "azure_standin", "fake_credential",
+]  # fmt: skip

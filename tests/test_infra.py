@@ -1,21 +1,22 @@
-"""The Azure stack (`infra/`) under Pulumi's mocks: every setting the deployment relies on, and the wiring.
+"""The Azure stack (`infra/`) under Pulumi's mocks made strict: every setting the deployment relies on.
 
-The program (`infra/__main__.py`) runs as `pulumi up` runs it, against `pulumi.runtime.set_mocks`:
-no Pulumi CLI, no Azure, no network. The mocks record what each resource would be created with
-(the values Azure would receive) and answer with the outputs Azure would give (ids, the app's
-principal id, blob endpoints), so the assertions check both settings and which output feeds which
-input. The code-publishing provider is tested on its own with a stand-in publisher, and unpickled
-in a fresh process as Pulumi's provider host does.
+The program (`infra/__main__.py`) runs as `pulumi up` (or `pulumi preview`) runs it, against
+`pulumi.runtime.set_mocks` with the ARM stand-in of `tests/arm_standin.py`: the serialized inputs
+the engine would send are checked by ARM's rules (Flex Consumption's refused properties, name
+rules, role assignments without a principal, alert windows, KQL that parses) before the mocks
+answer like Azure. The assertions read those serialized inputs, never the Args objects. The
+code-publishing provider is tested on its own with a stand-in publisher, and unpickled in a fresh
+process as Pulumi's provider host does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import runpy
 import subprocess
 import sys
-import types
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,10 +24,26 @@ from pathlib import Path
 from typing import Any, cast
 
 import pulumi
+import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.web as web
 import pytest
 import yaml
-from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+from arm_standin import (
+    CONNECTION_STRING,
+    DEPLOYER,
+    NAME_INPUT,
+    SUBSCRIPTION,
+    TENANT,
+    ArmMocks,
+    ArmMonitor,
+    Registered,
+    check_web_app,
+)
+from kql import REQUESTS_SCHEMA, diagnostics
+from pulumi.runtime.settings import _get_rpc_manager
+
+from azure_deploy.http import DeploymentError
+from azure_deploy.package import supported_python_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 INFRA = ROOT / "infra"
@@ -36,114 +53,39 @@ if str(INFRA) not in sys.path:
 import code_deployment  # noqa: E402
 import names  # noqa: E402
 import roles  # noqa: E402
-from azure_publish import DeploymentError  # noqa: E402
 from config import InvalidSetting, Settings, load_settings  # noqa: E402
+from schedule import Schedule, ScheduleError  # noqa: E402
 
 PROJECT = "spotify-exporter"
 STACK = "dev"
 LOCATION = "westeurope"
-SUBSCRIPTION = "00000000-0000-0000-0000-00000000005b"
-TENANT = "00000000-0000-0000-0000-0000000000a1"
-DEPLOYER = "11111111-0000-0000-0000-00000000d3b1"
 APP_PRINCIPAL = "22222222-0000-0000-0000-000000000a99"
 EMAIL = "owner@example.com"
-CONNECTION_STRING = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://x/"
-OWNER_ROLE = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
-CONTRIBUTOR_ROLE = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-
-# The input that names each Azure resource; the mocks answer with it as the resource's `name`.
-NAME_INPUT = {
-    "azure-native:resources:ResourceGroup": "resourceGroupName",
-    "azure-native:storage:StorageAccount": "accountName",
-    "azure-native:storage:BlobContainer": "containerName",
-    "azure-native:keyvault:Vault": "vaultName",
-    "azure-native:web:AppServicePlan": "name",
-    "azure-native:web:WebApp": "name",
-    "azure-native:applicationinsights:Component": "resourceName",
-    "azure-native:operationalinsights:Workspace": "workspaceName",
-    "azure-native:monitor:ActionGroup": "actionGroupName",
-    "azure-native:monitor:ScheduledQueryRule": "ruleName",
+ROLE_IDS = {
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
-
-
-def plain(value: Any, secrets: set[str], path: str = "") -> Any:
-    """``value`` without Pulumi's secret wrappers; the paths that were secret go into ``secrets``."""
-    if isinstance(value, dict):
-        if value.get(_special_sig_key) == _special_secret_sig:
-            secrets.add(path)
-            return plain(value["value"], secrets, path)
-        return {key: plain(item, secrets, f"{path}.{key}".lstrip(".")) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item, secrets, path) for item in value]
-    return value
-
-
-@dataclass
-class Registered:
-    """One resource as the program registered it: the inputs Azure would receive and the id it got."""
-
-    typ: str
-    name: str
-    inputs: dict[str, Any]
-    id: str
-    secret_inputs: set[str]
-
-    @property
-    def azure_name(self) -> str:
-        return str(self.inputs[NAME_INPUT[self.typ]])
-
-
-class AzureMocks(pulumi.runtime.Mocks):
-    """Answers like Azure would: ARM ids, names, the app's identity, blob endpoints, the client config."""
-
-    def __init__(self) -> None:
-        self.registered: list[Registered] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
-        secrets: set[str] = set()
-        inputs = plain(dict(args.inputs), secrets)
-        state = dict(args.inputs)
-        name_input = NAME_INPUT.get(args.typ)
-        azure_name = inputs[name_input] if name_input else args.name
-        group = inputs.get("resourceGroupName", "")
-        resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/{args.typ}/{azure_name}"
-        if name_input:
-            state["name"] = azure_name
-        if args.typ == "azure-native:resources:ResourceGroup":
-            resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{azure_name}"
-        elif args.typ == "azure-native:storage:StorageAccount":
-            resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{azure_name}"  # noqa: E501
-            state["primaryEndpoints"] = {"blob": f"https://{azure_name}.blob.core.windows.net/"}
-        elif args.typ == "azure-native:storage:BlobContainer":
-            account = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}"  # noqa: E501
-            resource_id = f"{account}/blobServices/default/containers/{azure_name}"
-        elif args.typ == "azure-native:web:WebApp":
-            state["identity"] = {"type": "SystemAssigned", "principalId": APP_PRINCIPAL, "tenantId": TENANT}
-            state["defaultHostName"] = f"{azure_name}.azurewebsites.net"
-        elif args.typ == "azure-native:keyvault:Vault":
-            state["properties"] = {**inputs["properties"], "vaultUri": f"https://{azure_name}.vault.azure.net/"}
-        elif args.typ == "azure-native:applicationinsights:Component":
-            state["connectionString"] = CONNECTION_STRING
-        self.registered.append(Registered(args.typ, args.name, inputs, resource_id, secrets))
-        return resource_id, state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        if args.token == "azure-native:authorization:getClientConfig":
-            return {"clientId": "cli", "objectId": DEPLOYER, "subscriptionId": SUBSCRIPTION, "tenantId": TENANT}, []
-        raise NotImplementedError(args.token)
-
-
-class DependencyRecorder(MockMonitor):
-    """The mocks' resource monitor, noting what each resource waits for (the engine orders by it)."""
-
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
-        super().__init__(mocks)
-        self.dependencies: dict[str, list[str]] = {}
-
-    def RegisterResource(self, request: Any) -> Any:
-        self.dependencies[request.name] = list(request.dependencies)
-        register: Callable[[Any], Any] = super().RegisterResource  # untyped in the SDK
-        return register(request)
+#: the Pulumi type of each kind of Azure resource, as the README names them
+ARM_TYPES = {
+    "azure-native:resources:ResourceGroup": "Microsoft.Resources/resourceGroups",
+    "azure-native:storage:StorageAccount": "Microsoft.Storage/storageAccounts",
+    "azure-native:storage:BlobServiceProperties": "Microsoft.Storage/storageAccounts/blobServices",
+    "azure-native:storage:BlobContainer": "Microsoft.Storage/storageAccounts/blobServices/containers",
+    "azure-native:storage:ManagementPolicy": "Microsoft.Storage/storageAccounts/managementPolicies",
+    "azure-native:keyvault:Vault": "Microsoft.KeyVault/vaults",
+    "azure-native:web:AppServicePlan": "Microsoft.Web/serverfarms",
+    "azure-native:web:WebApp": "Microsoft.Web/sites",
+    "azure-native:web:WebAppFtpAllowed": "Microsoft.Web/sites/basicPublishingCredentialsPolicies/ftp",
+    "azure-native:web:WebAppScmAllowed": "Microsoft.Web/sites/basicPublishingCredentialsPolicies/scm",
+    "azure-native:operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces",
+    "azure-native:applicationinsights:Component": "Microsoft.Insights/components",
+    "azure-native:monitor:ActionGroup": "Microsoft.Insights/actionGroups",
+    "azure-native:monitor:ScheduledQueryRule": "Microsoft.Insights/scheduledQueryRules",
+    "azure-native:authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
+    "pulumi-python:dynamic:Resource": "the code package (published to the app)",
+}
 
 
 @dataclass
@@ -164,6 +106,18 @@ class Deployment:
         assert len(found) == 1, f"{len(found)} resources {typ} {name or ''}"
         return found[0]
 
+    def account(self, role: str) -> Registered:
+        """The storage account for ``role`` "snapshots" or "host"."""
+        infix = "st" if role == "snapshots" else "host"
+        (account,) = [a for a in self.all("azure-native:storage:StorageAccount") if f"spotify{infix}" in a.azure_name]
+        return account
+
+
+def use_mocks(mocks: ArmMocks, monitor: ArmMonitor, *, preview: bool = False) -> None:
+    """Install the mocks, forgetting what an earlier program left (a refused resource leaves its RPCs)."""
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=preview, monitor=monitor)
+    _get_rpc_manager().clear()
+
 
 def settle(program: Callable[[], Any]) -> None:
     """Run ``program`` as Pulumi runs one: wait for what it returns and for every resource it registered."""
@@ -181,11 +135,11 @@ def stack_config(package: Path, **settings: str) -> dict[str, str]:
     return {key: value for key, value in config.items() if value}
 
 
-def run_program(config: dict[str, str]) -> Deployment:
-    """``pulumi up`` of `infra/__main__.py` against the mocks, with exactly this stack configuration."""
-    mocks = AzureMocks()
-    monitor = DependencyRecorder(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
+def run_program(config: dict[str, str], *, preview: bool = False, principal_id: str = APP_PRINCIPAL) -> Deployment:
+    """``pulumi up`` (or ``preview``) of `infra/__main__.py` against the ARM stand-in, with this stack configuration."""
+    mocks = ArmMocks(principal_id=principal_id)
+    monitor = ArmMonitor(mocks)
+    use_mocks(mocks, monitor, preview=preview)
     pulumi.runtime.set_all_config(config, [])
     root = pulumi.runtime.get_root_resource()
     assert isinstance(root, pulumi.runtime.stack.Stack)
@@ -228,40 +182,216 @@ def app_settings(deployment: Deployment) -> dict[str, str]:
     return {setting["name"]: setting["value"] for setting in site_config["appSettings"]}
 
 
-# --- storage -------------------------------------------------------------------------------------
+def assignments(deployment: Deployment) -> list[dict[str, Any]]:
+    return [a.inputs for a in deployment.all("azure-native:authorization:RoleAssignment")]
 
 
-def test_storage_account_is_reached_only_by_identity_over_tls(deployment: Deployment) -> None:
-    account = deployment.one("azure-native:storage:StorageAccount").inputs
-    assert account["kind"] == "StorageV2"
-    assert account["sku"] == {"name": "Standard_LRS"}
-    assert account["enableHttpsTrafficOnly"] is True
-    assert account["minimumTlsVersion"] == "TLS1_2"
-    assert account["allowBlobPublicAccess"] is False
-    assert account["allowSharedKeyAccess"] is False
-    assert account["location"] == LOCATION
-    assert account["resourceGroupName"] == deployment.one("azure-native:resources:ResourceGroup").azure_name
+def definition(role: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_IDS[role]}"
 
 
-def test_deleted_or_overwritten_snapshots_stay_recoverable_for_30_days(deployment: Deployment) -> None:
-    account = deployment.one("azure-native:storage:StorageAccount")
-    blob_service = deployment.one("azure-native:storage:BlobServiceProperties").inputs
-    assert blob_service["accountName"] == account.azure_name
-    assert blob_service["blobServicesName"] == "default"
-    assert blob_service["isVersioningEnabled"] is True
-    assert blob_service["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
-    assert blob_service["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 30}
+# --- the ARM stand-in itself -------------------------------------------------------------------------
 
 
-def test_snapshot_and_deployment_containers_are_private(deployment: Deployment) -> None:
-    account = deployment.one("azure-native:storage:StorageAccount")
-    containers = {
-        container.azure_name: container.inputs for container in deployment.all("azure-native:storage:BlobContainer")
+def refusals(resource: Callable[[], pulumi.CustomResource]) -> list[str]:
+    """What the ARM stand-in refuses in ``resource`` as the engine would send it (recorded, not raised)."""
+    mocks = ArmMocks(strict=False)
+    use_mocks(mocks, ArmMonitor(mocks))
+    settle(lambda: resource().urn)
+    return [f"{violation.code}: {violation.message}" for _, violation in mocks.refused]
+
+
+def test_the_stand_in_refuses_the_sdks_site_config_defaults_on_flex() -> None:
+    """``web.SiteConfigArgs`` serializes ``netFrameworkVersion: v4.6`` by itself, which Flex refuses (51021)."""
+
+    def app() -> web.WebApp:
+        return web.WebApp(
+            "app",
+            name="spotify-func-1",
+            resource_group_name="rg",
+            kind="functionapp,linux",
+            identity=web.ManagedServiceIdentityArgs(type=web.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+            function_app_config=web.FunctionAppConfigArgs(
+                runtime=web.FunctionsRuntimeArgs(name=web.RuntimeName.PYTHON, version="3.12"),
+                scale_and_concurrency=web.FunctionsScaleAndConcurrencyArgs(instance_memory_mb=2048),
+            ),
+            site_config=web.SiteConfigArgs(min_tls_version=web.SupportedTlsVersions.SUPPORTED_TLS_VERSIONS_1_2),
+        )
+
+    assert refusals(app) == [
+        "51021: The following site configuration property (Site.SiteConfig.NetFrameworkVersion) for Flex "
+        "Consumption sites is invalid. Please remove or rename it before retrying."
+    ]
+
+
+def test_the_stand_in_refuses_a_role_assignment_without_a_principal() -> None:
+    def assignment() -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            "grant",
+            scope=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg",
+            principal_id="",
+            role_definition_id=definition("Storage Blob Data Contributor"),
+            role_assignment_name=str(uuid.uuid4()),
+        )
+
+    assert refusals(assignment) == ["InvalidPrincipalId: a valid principal ID must be provided, not ''"]
+
+
+def test_the_stand_in_refuses_the_sdks_default_principal_type_for_a_service_principal() -> None:
+    """Omitting ``principal_type`` still sends ``User`` (the SDK's default), which ARM refuses for a CI principal."""
+
+    def assignment() -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            "grant",
+            scope=f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg",
+            principal_id=DEPLOYER,
+            role_definition_id=definition("Storage Blob Data Contributor"),
+            role_assignment_name=str(uuid.uuid4()),
+        )
+
+    (refusal,) = refusals(assignment)
+    assert refusal.startswith("UnmatchedPrincipalType: ") and "different from specified PrincipalType 'User'" in refusal
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"siteConfig": {"ftpsState": "Disabled"}}, "Site.SiteConfig.FtpsState"),
+        ({"siteConfig": {"use32BitWorkerProcess": False}}, "Site.SiteConfig.Use32BitWorkerProcess"),
+        ({"siteConfig": {"linuxFxVersion": "PYTHON|3.12"}}, "Site.SiteConfig.LinuxFxVersion"),
+        (
+            {"siteConfig": {"appSettings": [{"name": "FUNCTIONS_WORKER_RUNTIME", "value": "python"}]}},
+            "FUNCTIONS_WORKER",
+        ),
+        ({"functionAppConfig": {"scaleAndConcurrency": {"instanceMemoryMB": 512}}}, "instanceMemoryMB 512"),
+        ({"functionAppConfig": {"runtime": {"name": "python", "version": "3.9"}}}, "never starts"),
+        ({"name": "-spotify"}, "InvalidResourceName"),
+    ],
+)
+def test_the_stand_in_refuses_what_flex_consumption_refuses(change: dict[str, Any], refusal: str) -> None:
+    app: dict[str, Any] = {
+        "name": "spotify-func-1",
+        "identity": {"type": "SystemAssigned"},
+        "functionAppConfig": {
+            "runtime": {"name": "python", "version": "3.12"},
+            "scaleAndConcurrency": {"instanceMemoryMB": 2048},
+        },
+        "siteConfig": {"minTlsVersion": "1.2"},
     }
+    assert list(check_web_app(app)) == []
+    for key, value in change.items():
+        app[key] = {**app[key], **value} if isinstance(value, dict) else value
+    assert any(refusal in f"{v.code}: {v.message}" for v in check_web_app(app))
+
+
+# --- the whole stack, as the README promises it ---------------------------------------------------------
+
+
+def readme_inventory() -> list[dict[str, str]]:
+    """The rows of the README's "What `pulumi up` creates" table."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("#### What `pulumi up` creates", 1)[1].split("\n\n", 2)[1]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]
+    columns = ("what", "type", "name", "settings")
+    return [dict(zip(columns, (cell.strip() for cell in row.strip("|").split("|")), strict=True)) for row in rows]
+
+
+def promised_settings(cell: str) -> dict[str, Any]:
+    """``key: value`` pairs in backticks; ``(unset)`` means the key is absent."""
+    settings = {}
+    for pair in re.findall(r"`([^`]+)`", cell):
+        key, _, value = pair.partition(": ")
+        settings[key] = "(unset)" if value == "(unset)" else yaml.safe_load(value)
+    return settings
+
+
+def lookup(inputs: dict[str, Any], path: str) -> Any:
+    value: Any = inputs
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return "(unset)"
+        value = value[part]
+    return value
+
+
+def fulfils(resource: Registered, row: dict[str, str], deployment: Deployment) -> bool:
+    if ARM_TYPES[resource.typ] != row["type"].strip("`"):
+        return False
+    pattern = re.escape(row["name"].strip("`"))
+    for placeholder, regex in (("<prefix>", "spotify"), ("<stack>", STACK), ("<hash>", "[0-9a-f]{8}")):
+        pattern = pattern.replace(re.escape(placeholder), regex)
+    name = {
+        "azure-native:web:WebAppFtpAllowed": "ftp",
+        "azure-native:web:WebAppScmAllowed": "scm",
+        "azure-native:storage:BlobServiceProperties": str(resource.inputs.get("blobServicesName")),
+        "azure-native:storage:ManagementPolicy": str(resource.inputs.get("managementPolicyName")),
+    }.get(resource.typ) or (resource.azure_name if resource.typ in NAME_INPUT else resource.name)
+    if row["name"] != "(GUID)" and not re.fullmatch(pattern, name):
+        return False
+    for key, expected in promised_settings(row["settings"]).items():
+        if key == "role":
+            actual = lookup(resource.inputs, "roleDefinitionId")
+            expected = definition(str(expected))
+        elif key == "scope":
+            scopes = {"snapshots' container": "/containers/spotify", "host's account": "spotifyhost"}
+            actual, expected = scopes[str(expected)] in resource.inputs["scope"], True
+        elif key == "principal":
+            actual = resource.inputs["principalId"]
+            expected = {"the app": APP_PRINCIPAL, "the deployer": DEPLOYER}[str(expected)]
+        else:
+            actual = lookup(resource.inputs, key)
+        if actual != expected:
+            return False
+    return True
+
+
+def test_a_new_stacks_preview_lists_exactly_what_the_readme_promises(package: Path) -> None:
+    preview = run_program(stack_config(package), preview=True)
+    rows = readme_inventory()
+    assert rows, "the README's inventory table is missing"
+    matches = {
+        id(resource): [row["what"] for row in rows if fulfils(resource, row, preview)]
+        for resource in preview.registered
+    }
+    for resource in preview.registered:
+        assert len(matches[id(resource)]) == 1, (resource.typ, resource.name, matches[id(resource)])
+    claimed = [what for found in matches.values() for what in found]
+    assert sorted(claimed) == sorted(row["what"] for row in rows)
+
+
+# --- storage -------------------------------------------------------------------------------------------
+
+
+def test_both_storage_accounts_are_reached_only_by_identity_over_tls(deployment: Deployment) -> None:
+    accounts = deployment.all("azure-native:storage:StorageAccount")
+    assert len(accounts) == 2
+    for account in accounts:
+        inputs = account.inputs
+        assert inputs["kind"] == "StorageV2"
+        assert inputs["sku"] == {"name": "Standard_LRS"}
+        assert inputs["enableHttpsTrafficOnly"] is True
+        assert inputs["minimumTlsVersion"] == "TLS1_2"
+        assert inputs["allowBlobPublicAccess"] is False
+        assert inputs["allowSharedKeyAccess"] is False
+        assert inputs["location"] == LOCATION
+
+
+def test_snapshots_stay_recoverable_for_30_days_and_the_hosts_account_keeps_no_versions(
+    deployment: Deployment,
+) -> None:
+    (blob_service,) = deployment.all("azure-native:storage:BlobServiceProperties")
+    assert blob_service.inputs["accountName"] == deployment.account("snapshots").azure_name
+    assert blob_service.inputs["isVersioningEnabled"] is True
+    assert blob_service.inputs["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    assert blob_service.inputs["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 30}
+
+
+def test_snapshots_and_the_package_live_in_separate_accounts(deployment: Deployment) -> None:
+    containers = {c.azure_name: c.inputs for c in deployment.all("azure-native:storage:BlobContainer")}
     assert set(containers) == {"spotify", "deployments"}
-    for container in containers.values():
-        assert container["publicAccess"] == "None"
-        assert container["accountName"] == account.azure_name
+    assert containers["spotify"]["accountName"] == deployment.account("snapshots").azure_name
+    assert containers["deployments"]["accountName"] == deployment.account("host").azure_name
+    assert {c["publicAccess"] for c in containers.values()} == {"None"}
 
 
 def test_no_lifecycle_rule_unless_snapshot_retention_is_configured(deployment: Deployment) -> None:
@@ -271,15 +401,13 @@ def test_no_lifecycle_rule_unless_snapshot_retention_is_configured(deployment: D
 def test_snapshots_move_to_cool_tier_after_the_configured_days(package: Path) -> None:
     deployment = run_program(stack_config(package, snapshotRetentionDays="45"))
     policy = deployment.one("azure-native:storage:ManagementPolicy").inputs
-    assert policy["accountName"] == deployment.one("azure-native:storage:StorageAccount").azure_name
+    assert policy["accountName"] == deployment.account("snapshots").azure_name
     (rule,) = policy["policy"]["rules"]
-    assert rule["enabled"] is True
-    assert rule["type"] == "Lifecycle"
     assert rule["definition"]["filters"] == {"blobTypes": ["blockBlob"], "prefixMatch": ["spotify/"]}
     assert rule["definition"]["actions"] == {"baseBlob": {"tierToCool": {"daysAfterModificationGreaterThan": 45}}}
 
 
-# --- function app --------------------------------------------------------------------------------
+# --- function app --------------------------------------------------------------------------------------
 
 
 def test_flex_consumption_plan(deployment: Deployment) -> None:
@@ -298,44 +426,50 @@ def test_function_app_runs_python_on_flex_with_its_own_identity(deployment: Depl
     config = app["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "3.12"}
     assert config["scaleAndConcurrency"] == {"instanceMemoryMB": 2048}
-    assert app["siteConfig"]["ftpsState"] == "Disabled"
-    assert app["siteConfig"]["minTlsVersion"] == "1.2"
 
 
-def test_code_is_stored_in_the_deployments_container_by_identity(deployment: Deployment) -> None:
+def test_site_config_carries_only_what_flex_consumption_accepts(deployment: Deployment) -> None:
+    """The serialized siteConfig, SDK defaults included: exactly these keys, so no refused default slips in."""
+    site_config = deployment.one("azure-native:web:WebApp").inputs["siteConfig"]
+    assert set(site_config) == {"appSettings", "minTlsVersion"}
+    assert site_config["minTlsVersion"] == "1.2"
+
+
+def test_code_is_stored_in_the_hosts_deployments_container_by_identity(deployment: Deployment) -> None:
     storage = deployment.one("azure-native:web:WebApp").inputs["functionAppConfig"]["deployment"]["storage"]
-    account = deployment.one("azure-native:storage:StorageAccount").azure_name
+    host = deployment.account("host").azure_name
     assert storage == {
         "type": "blobContainer",
-        "value": f"https://{account}.blob.core.windows.net/deployments",
+        "value": f"https://{host}.blob.core.windows.net/deployments",
         "authentication": {"type": "SystemAssignedIdentity"},
     }
 
 
-def test_app_settings_name_the_created_vault_account_and_container(deployment: Deployment) -> None:
-    account = deployment.one("azure-native:storage:StorageAccount").azure_name
+def test_app_settings_name_the_created_vault_accounts_and_container(deployment: Deployment) -> None:
+    snapshots = deployment.account("snapshots").azure_name
     assert app_settings(deployment) == {
-        "AzureWebJobsStorage__accountName": account,
+        "AzureWebJobsStorage__accountName": deployment.account("host").azure_name,
         "APPLICATIONINSIGHTS_CONNECTION_STRING": CONNECTION_STRING,
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "Authorization=AAD",
         "KEY_VAULT_NAME": deployment.one("azure-native:keyvault:Vault").azure_name,
         "EXPORT_SCHEDULE": "0 0 0 * * Sun",
-        "SNAPSHOT_ACCOUNT_URL": f"https://{account}.blob.core.windows.net",
-        "SNAPSHOT_CONTAINER": deployment.one("azure-native:storage:BlobContainer", "snapshots").azure_name,
+        "SNAPSHOT_ACCOUNT_URL": f"https://{snapshots}.blob.core.windows.net",
+        "SNAPSHOT_CONTAINER": "spotify",
     }
-    assert app_settings(deployment)["SNAPSHOT_CONTAINER"] == "spotify"
 
 
-def test_app_settings_are_kept_as_a_secret_because_of_the_connection_string(deployment: Deployment) -> None:
-    assert "siteConfig" in deployment.one("azure-native:web:WebApp").secret_inputs
+def test_the_connection_string_setting_is_sent_as_a_secret(deployment: Deployment) -> None:
+    assert "siteConfig.appSettings.value" in deployment.one("azure-native:web:WebApp").secret_inputs
 
 
 def test_configured_schedule_python_and_memory_reach_the_app(package: Path) -> None:
     config = stack_config(package, exportSchedule="0 30 2 * * Mon", pythonVersion="3.11", instanceMemoryMb="4096")
-    app = run_program(config).one("azure-native:web:WebApp").inputs
-    settings = {setting["name"]: setting["value"] for setting in app["siteConfig"]["appSettings"]}
-    assert settings["EXPORT_SCHEDULE"] == "0 30 2 * * Mon"
+    deployment = run_program(config)
+    app = deployment.one("azure-native:web:WebApp").inputs
+    assert app_settings(deployment)["EXPORT_SCHEDULE"] == "0 30 2 * * Mon"
     assert app["functionAppConfig"]["runtime"] == {"name": "python", "version": "3.11"}
     assert app["functionAppConfig"]["scaleAndConcurrency"] == {"instanceMemoryMB": 4096}
+    assert deployment.exports["pythonVersion"] == "3.11"
 
 
 def test_basic_auth_publishing_is_off_for_ftp_and_scm(deployment: Deployment) -> None:
@@ -345,7 +479,7 @@ def test_basic_auth_publishing_is_off_for_ftp_and_scm(deployment: Deployment) ->
         assert policy == {"name": app.azure_name, "resourceGroupName": app.inputs["resourceGroupName"], "allow": False}
 
 
-# --- key vault -----------------------------------------------------------------------------------
+# --- key vault -----------------------------------------------------------------------------------------
 
 
 def test_vault_is_standard_with_soft_delete_and_purge_protection(deployment: Deployment) -> None:
@@ -363,112 +497,156 @@ def test_vault_policies_give_the_app_get_set_and_the_deployer_get_set_list(deplo
     assert set(by_object) == {APP_PRINCIPAL, DEPLOYER}
     assert by_object[APP_PRINCIPAL]["permissions"] == {"secrets": ["get", "set"]}
     assert by_object[DEPLOYER]["permissions"] == {"secrets": ["get", "set", "list"]}
-    assert {policy["tenantId"] for policy in policies} == {TENANT}
 
 
-def test_the_app_policy_is_for_the_created_app_identity(deployment: Deployment) -> None:
-    """The policy's object id is the principal id Azure gave the app, not a configured value."""
-    principal_id = deployment.program["function_app"].principal_id
-    policies = deployment.one("azure-native:keyvault:Vault").inputs["properties"]["accessPolicies"]
-    app_policy_objects = [p["objectId"] for p in policies if p["permissions"]["secrets"] == ["get", "set"]]
-
-    settle(lambda: principal_id.apply(lambda principal: assert_equal(app_policy_objects, [principal])))
-    assert app_policy_objects == [APP_PRINCIPAL]
+# --- role assignments ----------------------------------------------------------------------------------
 
 
-def assert_equal(actual: object, expected: object) -> None:
-    assert actual == expected
-
-
-# --- role assignments ----------------------------------------------------------------------------
-
-
-def test_app_owns_blob_data_on_the_account_and_contributes_on_the_container(deployment: Deployment) -> None:
-    account = deployment.one("azure-native:storage:StorageAccount")
-    container = deployment.one("azure-native:storage:BlobContainer", "snapshots")
-    assignments = {
-        item.inputs["scope"]: item.inputs for item in deployment.all("azure-native:authorization:RoleAssignment")
+def test_the_app_gets_exactly_the_roles_its_host_exporter_and_telemetry_need(deployment: Deployment) -> None:
+    host = deployment.account("host").id
+    container = deployment.one("azure-native:storage:BlobContainer", "snapshots").id
+    insights = deployment.one("azure-native:applicationinsights:Component").id
+    granted = {
+        (a["scope"], a["roleDefinitionId"]) for a in assignments(deployment) if a["principalId"] == APP_PRINCIPAL
     }
-    assert set(assignments) == {account.id, container.id}
-    definitions = f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions"
-    assert assignments[account.id]["roleDefinitionId"] == f"{definitions}/{OWNER_ROLE}"
-    assert assignments[container.id]["roleDefinitionId"] == f"{definitions}/{CONTRIBUTOR_ROLE}"
-    assert container.id.endswith("/blobServices/default/containers/spotify")
-    for assignment in assignments.values():
-        assert assignment["principalId"] == APP_PRINCIPAL
-        assert assignment["principalType"] == "ServicePrincipal"
+    assert granted == {
+        (host, definition("Storage Blob Data Owner")),
+        (host, definition("Storage Table Data Contributor")),
+        (container, definition("Storage Blob Data Contributor")),
+        (insights, definition("Monitoring Metrics Publisher")),
+    }
+    assert container.endswith("/blobServices/default/containers/spotify")
+    assert deployment.account("snapshots").id not in {scope for scope, _ in granted}  # never the whole account
+    for assignment in assignments(deployment):
+        if assignment["principalId"] == APP_PRINCIPAL:
+            assert assignment["principalType"] == "ServicePrincipal"
+
+
+def test_the_deployer_may_read_and_restore_snapshots_whatever_kind_of_principal_it_is(deployment: Deployment) -> None:
+    (mine,) = [a for a in assignments(deployment) if a["principalId"] == DEPLOYER]
+    assert mine["scope"] == deployment.one("azure-native:storage:BlobContainer", "snapshots").id
+    assert mine["roleDefinitionId"] == definition("Storage Blob Data Contributor")
+    assert "principalType" not in mine  # a user or a service principal: ARM finds out
 
 
 def test_role_assignment_names_are_fixed_by_scope_role_and_principal(deployment: Deployment) -> None:
-    for assignment in deployment.all("azure-native:authorization:RoleAssignment"):
-        inputs = assignment.inputs
+    for inputs in assignments(deployment):
         role = inputs["roleDefinitionId"].rsplit("/", 1)[1]
         expected = uuid.uuid5(uuid.NAMESPACE_URL, f"{inputs['scope']}|{role}|{inputs['principalId']}")
         assert inputs["roleAssignmentName"] == str(expected)
-    assert roles.assignment_name("s", OWNER_ROLE, "p") == roles.assignment_name("s", OWNER_ROLE, "p")
-    assert roles.assignment_name("s", OWNER_ROLE, "p") != roles.assignment_name("s", CONTRIBUTOR_ROLE, "p")
 
 
-def test_role_ids_are_the_built_in_storage_roles() -> None:
-    assert roles.STORAGE_BLOB_DATA_OWNER == OWNER_ROLE
-    assert roles.STORAGE_BLOB_DATA_CONTRIBUTOR == CONTRIBUTOR_ROLE
+def test_role_ids_are_the_built_in_roles() -> None:
+    assert ROLE_IDS["Storage Blob Data Owner"] == roles.STORAGE_BLOB_DATA_OWNER
+    assert ROLE_IDS["Storage Blob Data Contributor"] == roles.STORAGE_BLOB_DATA_CONTRIBUTOR
+    assert ROLE_IDS["Storage Table Data Contributor"] == roles.STORAGE_TABLE_DATA_CONTRIBUTOR
+    assert ROLE_IDS["Monitoring Metrics Publisher"] == roles.MONITORING_METRICS_PUBLISHER
 
 
-# --- monitoring ----------------------------------------------------------------------------------
+# --- monitoring ----------------------------------------------------------------------------------------
 
 
-def test_logs_go_to_a_workspace_based_application_insights(deployment: Deployment) -> None:
+def test_telemetry_is_accepted_only_with_an_entra_token(deployment: Deployment) -> None:
     workspace = deployment.one("azure-native:operationalinsights:Workspace")
-    assert workspace.inputs["sku"] == {"name": "PerGB2018"}
-    assert workspace.inputs["retentionInDays"] == 30
     insights = deployment.one("azure-native:applicationinsights:Component").inputs
-    assert insights["kind"] == "web"
-    assert insights["applicationType"] == "web"
+    assert insights["disableLocalAuth"] is True
     assert insights["workspaceResourceId"] == workspace.id
     assert insights["ingestionMode"] == "LogAnalytics"
+    assert workspace.inputs["retentionInDays"] == 30
 
 
 def test_action_group_mails_the_configured_address(deployment: Deployment) -> None:
     group = deployment.one("azure-native:monitor:ActionGroup").inputs
     assert group["emailReceivers"] == [{"name": "owner", "emailAddress": EMAIL, "useCommonAlertSchema": True}]
-    assert group["enabled"] is True
     assert group["location"] == "global"
-    assert 1 <= len(group["groupShortName"]) <= 12
 
 
-def test_a_failed_weekly_export_fires_the_alert_within_the_hour(deployment: Deployment) -> None:
-    rule = deployment.one("azure-native:monitor:ScheduledQueryRule").inputs
+def alert(deployment: Deployment, name: str) -> dict[str, Any]:
+    rule = deployment.one("azure-native:monitor:ScheduledQueryRule", name).inputs
     assert rule["scopes"] == [deployment.one("azure-native:applicationinsights:Component").id]
     assert rule["actions"] == {"actionGroups": [deployment.one("azure-native:monitor:ActionGroup").id]}
     assert rule["kind"] == "LogAlert"
     assert rule["enabled"] is True
-    assert rule["severity"] == 1
-    assert rule["evaluationFrequency"] == "PT1H"
-    assert rule["windowSize"] == "PT1H"
+    return rule
+
+
+def test_a_failed_export_alerts_once_when_its_row_arrives_however_long_it_ran(deployment: Deployment) -> None:
+    rule = alert(deployment, "export-failed")
+    assert (rule["evaluationFrequency"], rule["windowSize"], rule["autoMitigate"]) == ("PT1H", "PT3H", False)
     (condition,) = rule["criteria"]["allOf"]
-    assert condition["query"] == 'requests | where name == "weekly_export" and success == false'
-    assert condition["timeAggregation"] == "Count"
-    assert condition["operator"] == "GreaterThan"
-    assert condition["threshold"] == 0
-    assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1}
+    assert condition["query"] == (
+        'requests | where name == "weekly_export" and tostring(success) =~ "false" | where ingestion_time() > ago(60m)'
+    )
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+    # the window covers the longest run (host.json's functionTimeout) plus a frequency: no row arrives unseen
+    timeout = json.loads((ROOT / "functions" / "host.json").read_text())["functionTimeout"]
+    hours, minutes, _ = (int(part) for part in timeout.split(":"))
+    assert hours * 60 + minutes + 60 < 3 * 60
 
 
-# --- exports and secrets -------------------------------------------------------------------------
+def test_no_successful_export_for_the_schedules_period_plus_a_margin_alerts(deployment: Deployment) -> None:
+    rule = alert(deployment, "export-missed")
+    assert (rule["evaluationFrequency"], rule["windowSize"], rule["autoMitigate"]) == ("PT1H", "P2D", True)
+    (condition,) = rule["criteria"]["allOf"]
+    assert condition["query"] == 'requests | where name == "weekly_export" and tostring(success) =~ "true"'
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "LessThan", 1)
+    # four windows of two days with no success each: eight days, a week's schedule plus a day
+    assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 4, "minFailingPeriodsToAlert": 4}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "window", "periods"),
+    [("0 0 3 * * *", "PT6H", 5), ("0 0 */6 * * *", "PT3H", 3), ("0 0 0 * * Sun,Wed", "P1D", 5)],
+)
+def test_the_missed_export_window_follows_the_schedule(package: Path, schedule: str, window: str, periods: int) -> None:
+    rule = alert(run_program(stack_config(package, exportSchedule=schedule)), "export-missed")
+    assert rule["windowSize"] == window
+    assert rule["criteria"]["allOf"][0]["failingPeriods"]["numberOfEvaluationPeriods"] == periods
+    gap = Schedule.parse(schedule).longest_gap().total_seconds()
+    span = {"PT3H": 3, "PT6H": 6, "P1D": 24}[window] * 3600 * periods
+    assert gap + 3 * 3600 <= span < gap + 3 * 3600 + 24 * 3600
+
+
+def test_a_schedule_too_sparse_for_a_log_alert_gets_only_the_failure_alert(package: Path) -> None:
+    deployment = run_program(stack_config(package, exportSchedule="0 0 0 1 * *"))
+    assert [r.name for r in deployment.all("azure-native:monitor:ScheduledQueryRule")] == ["export-failed"]
+
+
+@pytest.mark.parametrize("success_type", ["bool", "string"])
+def test_the_alert_queries_are_valid_kql_whether_success_is_a_bool_or_a_string(
+    deployment: Deployment, success_type: str
+) -> None:
+    """Checked by Microsoft's Kusto language service (tests/kql), against Application Insights' requests table."""
+    schema = {"requests": {**REQUESTS_SCHEMA, "success": success_type}}
+    for rule in deployment.all("azure-native:monitor:ScheduledQueryRule"):
+        for condition in rule.inputs["criteria"]["allOf"]:
+            assert diagnostics(condition["query"], schema) == []
+            assert "tostring(success) =~" in condition["query"]
+    assert diagnostics('requests | where nme == "weekly_export"', schema)  # the parser does find mistakes
+
+
+# --- exports and secrets -------------------------------------------------------------------------------
 
 
 def test_stack_outputs_name_what_make_deploy_and_make_trigger_need(deployment: Deployment) -> None:
-    account = deployment.one("azure-native:storage:StorageAccount").azure_name
+    snapshots = deployment.account("snapshots").azure_name
+    host = deployment.account("host").azure_name
     app = deployment.one("azure-native:web:WebApp").azure_name
     vault = deployment.one("azure-native:keyvault:Vault").azure_name
     assert deployment.exports == {
+        "subscriptionId": SUBSCRIPTION,
         "resourceGroupName": deployment.one("azure-native:resources:ResourceGroup").azure_name,
         "functionAppName": app,
-        "functionAppUrl": f"https://{app}.azurewebsites.net",
+        "functionAppUrl": f"https://{app}-b6cqg2frgqcxgub4.{LOCATION}-01.azurewebsites.net",
+        # the Repository host the app reports, which no rule derives from its name
+        "functionAppScmUrl": f"https://{app}-b6cqg2frgqcxgub4.scm.{LOCATION}-01.azurewebsites.net",
+        "pythonVersion": "3.12",
         "vaultName": vault,
         "vaultUri": f"https://{vault}.vault.azure.net/",
-        "storageAccountName": account,
-        "spotifyContainerUrl": f"https://{account}.blob.core.windows.net/spotify",
-        "deploymentContainerUrl": f"https://{account}.blob.core.windows.net/deployments",
+        "storageAccountName": snapshots,
+        "spotifyContainerUrl": f"https://{snapshots}.blob.core.windows.net/spotify",
+        "hostStorageAccountName": host,
+        "deploymentContainerUrl": f"https://{host}.blob.core.windows.net/deployments",
         "packageSha256": deployment.one("pulumi-python:dynamic:Resource").inputs["package_sha256"],
     }
 
@@ -479,47 +657,46 @@ def test_nothing_secret_is_exported_and_the_connection_string_stays_secret(deplo
 
     async def check() -> None:
         assert await connection_string.is_secret()
-        assert await connection_string.future() == CONNECTION_STRING
 
     settle(check)
 
 
-def test_names_are_globally_unique_per_subscription_and_stack_and_fit_azure_limits() -> None:
+def test_names_are_globally_unique_per_subscription_and_stack_and_fit_azure_limits(package: Path) -> None:
     suffix = names.name_suffix(SUBSCRIPTION, PROJECT, STACK)
-    assert suffix == names.name_suffix(SUBSCRIPTION, PROJECT, STACK)
     assert suffix != names.name_suffix(SUBSCRIPTION, PROJECT, "prod")
     assert suffix != names.name_suffix(TENANT, PROJECT, STACK)
-    longest = "a" * 12
-    assert len(f"{longest}st{suffix}") <= 24  # storage account
-    assert len(f"{longest}-kv-{suffix}") <= 24  # key vault
+    run_program(stack_config(package, namePrefix="a" * 12))  # the longest prefix passes every ARM name rule
 
 
-# --- code deployment -----------------------------------------------------------------------------
+# --- code deployment -----------------------------------------------------------------------------------
 
 
-def test_code_deployment_publishes_the_package_by_its_hash_to_the_app(deployment: Deployment, package: Path) -> None:
-    app = deployment.one("azure-native:web:WebApp").azure_name
+def test_code_deployment_publishes_the_package_by_its_hash_to_the_apps_scm_host(
+    deployment: Deployment, package: Path
+) -> None:
     code = deployment.one("pulumi-python:dynamic:Resource").inputs
     assert code["package_sha256"] == hashlib.sha256(package.read_bytes()).hexdigest()
     assert code["package_path"] == str(package.resolve())
-    assert code["app_name"] == app
-    assert code["scm_url"] == f"https://{app}.scm.azurewebsites.net"
+    assert code["app_name"] == deployment.one("azure-native:web:WebApp").azure_name
+    assert code["app_principal_id"] == APP_PRINCIPAL
+    assert code["scm_url"] == deployment.exports["functionAppScmUrl"]
 
 
 def test_code_is_published_only_after_the_app_may_store_it(deployment: Deployment) -> None:
     """Publishing stores the zip with the app's identity, so its roles (and the vault) come first."""
     waits_for = {urn.rsplit("::", 1)[1] for urn in deployment.dependencies["package"]}
-    assert {"host-storage", "snapshots", "vault", "app", "ftp-publishing", "scm-publishing"} <= waits_for
+    expected = {"host-storage", "host-tables", "telemetry", "snapshots", "vault", "app", "ftp-publishing"}
+    assert expected <= waits_for
 
 
 def test_the_provider_loads_in_a_process_that_cannot_import_infra(deployment: Deployment) -> None:
-    """Pulumi's provider host starts in the project root with a bare sys.path, then unpickles the provider."""
+    """Pulumi's provider host starts with the project's virtualenv but not infra/, then unpickles the provider."""
     serialized = deployment.one("pulumi-python:dynamic:Resource").inputs["__provider"]
     script = """
 import base64, json, sys
 import dill
 provider = dill.loads(base64.b64decode(sys.stdin.read()))
-same = {"app_name": "a", "package_sha256": "1", "package_path": "/x"}
+same = {"app_name": "a", "app_principal_id": "p", "package_sha256": "1", "package_path": "/x"}
 print(json.dumps({
     "infra_imported": "code_deployment" in sys.modules or "config" in sys.modules,
     "unchanged": provider.diff("id", same, dict(same, package_path="/elsewhere")).changes,
@@ -536,7 +713,7 @@ print(json.dumps({
         "infra_imported": False,
         "unchanged": False,
         "new_code": True,
-        "publisher": "azure_publish",
+        "publisher": "azure_deploy.publish",
     }
 
 
@@ -545,10 +722,10 @@ class StandInPublisher:
     """Records what would be published; fails with ``error`` when given one."""
 
     error: Exception | None = None
-    calls: list[tuple[str, Path, str]] = field(default_factory=list)
+    calls: list[tuple[Path, str]] = field(default_factory=list)
 
-    def __call__(self, app_name: str, zip_path: Path, *, scm_url: str) -> str:
-        self.calls.append((app_name, zip_path, scm_url))
+    def __call__(self, zip_path: Path, *, scm_url: str) -> str:
+        self.calls.append((zip_path, scm_url))
         if self.error:
             raise self.error
         return f"deployment-{len(self.calls)}"
@@ -558,7 +735,8 @@ class StandInPublisher:
 def props(package: Path) -> dict[str, Any]:
     return {
         "app_name": "spotify-func-1",
-        "scm_url": "https://spotify-func-1.scm.azurewebsites.net",
+        "app_principal_id": APP_PRINCIPAL,
+        "scm_url": "https://spotify-func-1-b6cq.scm.westeurope-01.azurewebsites.net",
         "package_path": str(package),
         "package_sha256": hashlib.sha256(package.read_bytes()).hexdigest(),
     }
@@ -567,7 +745,7 @@ def props(package: Path) -> dict[str, Any]:
 def test_creating_the_deployment_publishes_the_package(props: dict[str, Any], package: Path) -> None:
     publish = StandInPublisher()
     created = code_deployment.package_provider(publish).create(props)
-    assert publish.calls == [("spotify-func-1", package, "https://spotify-func-1.scm.azurewebsites.net")]
+    assert publish.calls == [(package, props["scm_url"])]
     assert created.id == "deployment-1"
     assert created.outs == {**props, "deployment_id": "deployment-1"}
 
@@ -577,12 +755,13 @@ def test_creating_the_deployment_publishes_the_package(props: dict[str, Any], pa
     [
         ({}, False),
         ({"package_path": "/somewhere/else/function-app.zip"}, False),
-        ({"scm_url": "https://spotify-func-1.scm.westeurope-01.azurewebsites.net"}, False),
+        ({"scm_url": "https://spotify-func-1.scm.azurewebsites.net"}, False),
         ({"package_sha256": "0" * 64}, True),
         ({"app_name": "spotify-func-2"}, True),
+        ({"app_principal_id": "33333333-0000-0000-0000-000000000a99"}, True),  # the app was re-created
     ],
 )
-def test_only_a_new_package_or_a_new_app_is_published_again(
+def test_a_new_package_or_a_new_app_is_published_again(
     props: dict[str, Any], change: dict[str, str], redeploys: bool
 ) -> None:
     olds = {**props, "deployment_id": "deployment-1", "__provider": "old"}
@@ -591,15 +770,16 @@ def test_only_a_new_package_or_a_new_app_is_published_again(
     assert not diff.replaces
 
 
-def test_updating_publishes_again_and_records_the_new_deployment(props: dict[str, Any]) -> None:
-    publish = StandInPublisher()
-    updated = code_deployment.package_provider(publish).update("deployment-0", props, props)
-    assert len(publish.calls) == 1
-    assert updated.outs == {**props, "deployment_id": "deployment-1"}
+def test_a_re_created_app_is_seen_as_a_new_principal_id(package: Path) -> None:
+    first = run_program(stack_config(package)).one("pulumi-python:dynamic:Resource").inputs
+    again = run_program(stack_config(package), principal_id="33333333-0000-0000-0000-000000000a99")
+    second = again.one("pulumi-python:dynamic:Resource").inputs
+    provider = code_deployment.package_provider(StandInPublisher())
+    assert provider.diff("deployment-1", first, second).changes is True
 
 
 def test_a_failed_deployment_fails_pulumi_up_with_its_own_message(props: dict[str, Any]) -> None:
-    error = DeploymentError("the deployment failed: ModuleNotFoundError: spotify_exporter (see the log)")
+    error = DeploymentError("deployment 1 failed: ModuleNotFoundError: spotify_exporter; see the log")
     provider = code_deployment.package_provider(StandInPublisher(error))
     with pytest.raises(DeploymentError, match="ModuleNotFoundError: spotify_exporter") as failure:
         provider.create(props)
@@ -614,20 +794,20 @@ def test_a_package_rebuilt_since_planning_is_refused(props: dict[str, Any]) -> N
 
 
 @pytest.fixture
-def azure_publish_stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInPublisher]:
-    """`azure_publish` as the provider imports it lazily (the seam to the other module)."""
+def publish_stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInPublisher]:
+    """`azure_deploy.publish.publish_package` as the provider imports it lazily (the seam to the other module)."""
+    import azure_deploy.publish
+
     publish = StandInPublisher()
-    module = types.ModuleType("azure_publish")
-    module.publish_package = publish  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azure_publish", module)
+    monkeypatch.setattr(azure_deploy.publish, "publish_package", publish)
     yield publish
 
 
-def test_without_a_publisher_the_provider_uses_azure_publish(
-    props: dict[str, Any], azure_publish_stand_in: StandInPublisher
+def test_without_a_publisher_the_provider_uses_azure_deploy(
+    props: dict[str, Any], publish_stand_in: StandInPublisher
 ) -> None:
     code_deployment.package_provider().create(props)
-    assert len(azure_publish_stand_in.calls) == 1
+    assert len(publish_stand_in.calls) == 1
 
 
 def test_a_prebuilt_package_is_deployed_as_it_is(package: Path) -> None:
@@ -635,7 +815,7 @@ def test_a_prebuilt_package_is_deployed_as_it_is(package: Path) -> None:
     assert built == code_deployment.FunctionPackage(package.resolve(), hashlib.sha256(package.read_bytes()).hexdigest())
 
 
-# --- configuration -------------------------------------------------------------------------------
+# --- configuration -------------------------------------------------------------------------------------
 
 
 def test_a_missing_alert_email_fails_with_its_key(package: Path) -> None:
@@ -663,32 +843,56 @@ def test_defaults_apply_when_only_location_and_alert_email_are_set() -> None:
     )
 
 
-def test_a_missing_location_fails_with_its_key() -> None:
-    with pytest.raises(pulumi.ConfigMissingError, match="azure-native:location"):
-        settings_from({f"{PROJECT}:alertEmail": EMAIL})
+def test_the_python_versions_offered_are_exactly_those_with_a_lock() -> None:
+    locks = sorted(path.name for path in (ROOT / "functions").glob("requirements-*.txt"))
+    assert locks == [f"requirements-{version}.txt" for version in supported_python_versions()]
+    assert supported_python_versions() == ("3.11", "3.12", "3.13")
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
+    ("key", "value", "reason"),
     [
-        ("namePrefix", "Spotify_Exports"),
-        ("namePrefix", "averyveryverylongprefix"),
-        ("exportSchedule", "0 0 * * Sun"),
-        ("alertEmail", "nobody"),
-        ("pythonVersion", "3.9"),
-        ("snapshotRetentionDays", "-1"),
-        ("snapshotRetentionDays", "a month"),
-        ("instanceMemoryMb", "1000"),
-        ("packagePath", "/no/such/function-app.zip"),
+        ("namePrefix", "Spotify_Exports", "lowercase"),
+        ("namePrefix", "averyveryverylongprefix", "2-12"),
+        ("exportSchedule", "0 0 * * Sun", "six NCRONTAB fields"),
+        ("exportSchedule", "0 0 25 * * *", "hour field '25' is outside 0-23"),
+        ("exportSchedule", "0 0 0 31 2 *", "never runs"),
+        ("alertEmail", "nobody", "e-mail"),
+        ("pythonVersion", "3.10", "3.11, 3.12, 3.13"),
+        ("pythonVersion", "3.9", "3.11, 3.12, 3.13"),
+        ("snapshotRetentionDays", "-1", "days"),
+        ("snapshotRetentionDays", "a month", ""),
+        ("instanceMemoryMb", "512", "2048, 4096"),
+        ("packagePath", "/no/such/function-app.zip", "no such file"),
     ],
 )
-def test_an_invalid_setting_fails_with_its_key(key: str, value: str) -> None:
+def test_an_invalid_setting_fails_with_its_key(key: str, value: str, reason: str) -> None:
     config = {"azure-native:location": LOCATION, f"{PROJECT}:alertEmail": EMAIL, f"{PROJECT}:{key}": value}
-    with pytest.raises((InvalidSetting, pulumi.ConfigTypeError), match=f"{PROJECT}:{key}"):
+    with pytest.raises((InvalidSetting, pulumi.ConfigTypeError), match=f"{PROJECT}:{key}.*{re.escape(reason)}"):
         settings_from(config)
 
 
-# --- project files -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("expression", "gap_hours"),
+    [
+        ("0 0 0 * * Sun", 7 * 24),
+        ("0 30 2 * * Mon-Fri", 3 * 24),  # Friday to Monday
+        ("0 0 8 1-7 * Mon", 35 * 24),  # the first Monday of the month (NCrontab: both fields must match)
+        ("0 0 */6 * * *", 6),
+        ("0 0,30 9 * * *", 23.5),
+        ("0 0 0 * * 7", 7 * 24),  # 7 is Sunday too
+    ],
+)
+def test_the_schedules_longest_gap_is_read_as_ncrontab_reads_it(expression: str, gap_hours: float) -> None:
+    assert Schedule.parse(expression).longest_gap().total_seconds() == gap_hours * 3600
+
+
+def test_an_unparseable_schedule_names_the_field() -> None:
+    with pytest.raises(ScheduleError, match="the month field 'Smarch'"):
+        Schedule.parse("0 0 0 * Smarch *")
+
+
+# --- project files -------------------------------------------------------------------------------------
 
 
 def test_project_runs_infra_with_the_project_venv() -> None:

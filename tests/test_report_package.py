@@ -1,6 +1,6 @@
 """Only the CLI renders reports: the installed package ships the report's templates and CSS and
 depends on Jinja2, while the function app imports neither the report nor Jinja2, so its
-package (``functions/requirements.txt``) stays without them."""
+package (``functions/requirements.in`` and its per-Python locks) stays without them."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ def _names(requirements: Path) -> set[str]:
 def test_jinja2_is_a_dependency_of_the_cli_package_only() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert "jinja2" in {Requirement(r).name.lower() for r in project["dependencies"]}
-    for requirements in ("requirements.in", "requirements.txt"):
+    locks = sorted(path.name for path in FUNCTIONS.glob("requirements-*.txt"))
+    assert locks, "no lock of the function app's requirements"
+    for requirements in ("requirements.in", *locks):
         assert "jinja2" not in _names(FUNCTIONS / requirements), requirements
 
 

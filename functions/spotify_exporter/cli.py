@@ -36,10 +36,13 @@ from .history import (
     single_account,
     store_for_path,
 )
+from .portable import copy_portable_playlists
 from .report import write_report
 from .restore import Selection, run_restore
 from .settings import settings_from_env
+from .snapshot import PORTABLE_FOLDER
 from .stores import SnapshotStore
+from .stores.local import LocalFolderStore
 from .terminal import PrintableFilter, printable
 
 EXIT_COMPLETE, EXIT_ERROR, EXIT_PARTIAL, EXIT_ACTION_REQUIRED = 0, 1, 2, 3
@@ -135,6 +138,8 @@ def _summary(result: ExportResult) -> str:
     incremental = manifest.get("incremental") or {}
     if incremental.get("playlists_reused"):
         lines.append(f"  {incremental['playlists_reused']} unchanged playlists copied from {incremental['base']}")
+    if manifest.get("portable"):
+        lines.append(f"  every playlist as XSPF and JSPF, for moving to another service: {result.folder}/portable/")
     if manifest.get("changes_file") and incremental.get("base"):
         lines.append(f"  changes since the previous snapshot: spotify-exporter diff (or {manifest['changes_file']})")
     lines.extend(f"  warning: {warning}" for warning in manifest["warnings"])
@@ -154,15 +159,10 @@ def cli(context: click.Context) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def store_options(command: F) -> F:
-    """The options that say where snapshots are: the same for every command."""
+def blob_options(command: F) -> F:
+    """The options that say which Blob container holds the snapshots."""
     for option in reversed(
         (
-            click.option(
-                "--out",
-                type=click.Path(file_okay=False, path_type=Path),
-                help="Local folder for snapshots [default: ./backups].",
-            ),
             click.option(
                 "--blob-url", help="Azure Blob account or container URL (signs in with DefaultAzureCredential)."
             ),
@@ -179,6 +179,16 @@ def store_options(command: F) -> F:
     ):
         command = option(command)
     return command
+
+
+def store_options(command: F) -> F:
+    """The options that say where snapshots are: the same for every command."""
+    folder = click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Local folder for snapshots [default: ./backups].",
+    )
+    return folder(blob_options(command))
 
 
 def env_file_option(help_text: str) -> Callable[[F], F]:
@@ -397,6 +407,47 @@ def restore(
         say("\n".join([*plan.describe(), "Dry run: nothing was changed."]))
         return
     say("\n".join(report.describe()))
+
+
+# -- portable: XSPF and JSPF of an existing snapshot ---------------------------------------
+
+
+@cli.command()
+@click.argument("snapshot")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write portable/ (and the covers/ its files point to) into.",
+)
+@click.option(
+    "--backups",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local folder holding the snapshots, when SNAPSHOT is <account>/<time> [default: ./backups].",
+)
+@blob_options
+def portable(
+    snapshot: str,
+    out: Path,
+    backups: Path | None,
+    blob_url: str | None,
+    blob_connection_string: str | None,
+    container: str | None,
+) -> None:
+    """Write the portable playlists (XSPF and JSPF) of SNAPSHOT into --out.
+
+    SNAPSHOT is a snapshot folder, <account>/<time> or "latest". Every snapshot has them in
+    its portable/ folder; this makes them for snapshots from before they existed, and copies
+    them out of Blob Storage. Every file read is checked against the snapshot's manifest."""
+    store, info = _snapshot_in(_open_store(backups, blob_url, blob_connection_string, container), snapshot)
+    if not info.complete:
+        click.echo(f"warning: {info.folder} is a partial snapshot; its files say what is missing", err=True)
+    target = LocalFolderStore(out)
+    index = copy_portable_playlists(SnapshotReader(store, info), target)
+    click.echo(
+        f"Liked songs and {len(index.playlists)} playlists of {info.folder} as XSPF and JSPF: "
+        f"{target.location}/{PORTABLE_FOLDER}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,8 @@ from .carryover import PlaylistArchive
 from .client import JSON, Page, PageStream, SpotifyClient, image_type
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
-from .history import SnapshotInfo, SnapshotReader, latest_complete
+from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
+from .portable import PortableBuilder, PortableError, PortableIndex
 from .redaction import redact
 from .snapshot import (
     DATASET_FILES,
@@ -144,6 +145,8 @@ class Export:
         self._base: SnapshotReader | None = None
         self.playlists_reused = 0
         self.covers: dict[str, str | None] = {}
+        self.portable: PortableIndex | None = None
+        self._portable = PortableBuilder()
         self._account_id = ""
         self._skipped_elements: dict[str, int] = {}
 
@@ -152,6 +155,7 @@ class Export:
             return self._run()
         finally:
             self.client.close()
+            self._portable.close()
 
     def _run(self) -> ExportResult:
         began = self._clock()
@@ -164,6 +168,8 @@ class Export:
         self._account_id = account_id
         log.info("exporting Spotify account %s into %s/%s", account_id, self.store.location, folder)
         writer = SnapshotWriter(self.store, folder)
+        writer.tap("library", self._portable.add_liked)
+        writer.tap("playlist_items", self._portable.add_item)
         writer.write_json(PROFILE_FILE, profile)
         self._base = self._previous_snapshot(account_id, folder)
 
@@ -171,6 +177,7 @@ class Export:
         self._export_playlists(writer)
         for dataset in AFTER_PLAYLISTS:
             self._export_simple(writer, dataset)
+        self._write_portable(writer, folder)
 
         status = (
             "complete" if all(o.status in ("complete", "unavailable") for o in self.outcomes.values()) else "partial"
@@ -212,6 +219,7 @@ class Export:
                 "playlists_reused": self.playlists_reused,
             },
             "changes_file": CHANGES_FILE if CHANGES_FILE in writer.files else None,
+            "portable": self.portable.as_manifest() if self.portable else None,
             "image_downloads": stats.downloads,
         }
         writer.write_manifest(manifest)
@@ -406,23 +414,32 @@ class Export:
             )
             log.warning("%s custom cover(s) skipped for this run: %s", len(skipped), reason)
 
-    # -- changes -----------------------------------------------------------------------------
+    # -- portable playlists and changes ------------------------------------------------------
+
+    def _written_so_far(self, writer: SnapshotWriter, folder: str, **manifest: object) -> SnapshotReader:
+        """This run's snapshot as far as it is written, readable (and hash-checked) like a finished one."""
+        document = {
+            "files": writer.file_table(),
+            "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
+            "covers": dict(self.covers),
+            **manifest,
+        }
+        return SnapshotReader(self.store, SnapshotInfo(folder, document))
+
+    def _write_portable(self, writer: SnapshotWriter, folder: str) -> None:
+        """XSPF and JSPF of liked songs and every playlist, from the records as they were written:
+        the same files whether items were read now or copied from the previous snapshot."""
+        try:
+            self.portable = self._portable.write(self._written_so_far(writer, folder), writer)
+        except (SnapshotError, PortableError) as error:
+            self.warnings.append(f"the portable playlists were not written: {error}")
+            return
+        log.info("portable playlists: liked songs and %s playlists as XSPF and JSPF", len(self.portable.playlists))
 
     def _write_changes_file(self, writer: SnapshotWriter, folder: str, started_at: str, status: str) -> None:
         """``changes.json``: what changed since the previous complete snapshot (datasets this run
         could not read in full are listed as not compared)."""
-        current = SnapshotReader(
-            self.store,
-            SnapshotInfo(
-                folder,
-                {
-                    "files": writer.file_table(),
-                    "datasets": {n: o.as_manifest() for n, o in self.outcomes.items()},
-                    "started_at": started_at,
-                    "status": status,
-                },
-            ),
-        )
+        current = self._written_so_far(writer, folder, started_at=started_at, status=status)
         try:
             document = diff_snapshots(self._base, current)
         except ExporterError as error:

@@ -13,11 +13,13 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Iterator, Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import orjson
 
@@ -51,6 +53,9 @@ DATASET_FILES: dict[str, DatasetFiles] = {
     )
 }
 PROFILE_FILE = "json/profile.json"
+#: portable playlists (XSPF and JSPF), one pair per playlist and one for liked songs
+PORTABLE_FOLDER = "portable"
+LIKED_SONGS_NAME = "Liked Songs"
 
 
 def snapshot_folder(account_id: str, started_at: datetime) -> str:
@@ -110,10 +115,17 @@ class _HashingWriter(io.RawIOBase):
 class DatasetSink:
     """Streams one dataset: a CSV row and the raw JSON object per record, nothing held in memory."""
 
-    def __init__(self, columns: Sequence[str], csv_stream: io.TextIOWrapper, json_stream: gzip.GzipFile) -> None:
+    def __init__(
+        self,
+        columns: Sequence[str],
+        csv_stream: io.TextIOWrapper,
+        json_stream: gzip.GzipFile,
+        tap: Callable[[dict[str, object], object], None] | None = None,
+    ) -> None:
         self._columns = tuple(columns)
         self._csv = csv.writer(csv_stream, lineterminator="\r\n")
         self._json = json_stream
+        self._tap = tap
         self.rows = 0
         self._csv.writerow(self._columns)
 
@@ -121,6 +133,16 @@ class DatasetSink:
         self._csv.writerow([csv_cell(row.get(column)) for column in self._columns])
         self._json.write(orjson.dumps(raw) + b"\n")
         self.rows += 1
+        if self._tap is not None:
+            self._tap(row, raw)
+
+
+class StreamedFile:
+    """A file being written: bytes go to ``stream``; ``rows`` (its entries) is counted by the writer."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.rows = 0
 
 
 class SnapshotWriter:
@@ -130,6 +152,12 @@ class SnapshotWriter:
         self.store = store
         self.folder = folder
         self.files: dict[str, FileRecord] = {}
+        self._taps: dict[str, Callable[[dict[str, object], object], None]] = {}
+
+    def tap(self, name: str, callback: Callable[[dict[str, object], object], None]) -> None:
+        """Also hand each record of dataset ``name`` (its row and its raw object) to ``callback`` as
+        it is written: the portable playlists are built alongside, while the next page is on its way."""
+        self._taps[name] = callback
 
     @contextmanager
     def _hashed_file(self, name: str) -> Iterator[_HashingWriter]:
@@ -149,7 +177,7 @@ class SnapshotWriter:
             )
             json_buffer = io.BufferedWriter(json_hash, 1 << 16)
             json_gz = gzip.GzipFile(filename="", mode="wb", compresslevel=3, fileobj=json_buffer, mtime=0)
-            sink = DatasetSink(columns, csv_text, json_gz)
+            sink = DatasetSink(columns, csv_text, json_gz, self._taps.get(name))
             yield sink
             csv_text.flush()
             csv_text.detach().flush()
@@ -157,6 +185,17 @@ class SnapshotWriter:
             json_buffer.flush()
         self.files[files.csv] = FileRecord(sink.rows, csv_hash.hexdigest(), csv_hash.size)
         self.files[files.json] = FileRecord(sink.rows, json_hash.hexdigest(), json_hash.size)
+
+    @contextmanager
+    def stream_file(self, name: str) -> Iterator[StreamedFile]:
+        """A file written piece by piece (a portable playlist); listed with its ``rows`` once complete."""
+        with self._hashed_file(name) as hashing:
+            buffered = io.BufferedWriter(hashing, 1 << 16)
+            streamed = StreamedFile(cast(BinaryIO, buffered))
+            yield streamed
+            buffered.flush()
+            buffered.detach()
+        self.files[name] = FileRecord(streamed.rows, hashing.hexdigest(), hashing.size)
 
     def write_json(self, name: str, document: object) -> None:
         data = json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
@@ -179,3 +218,60 @@ class SnapshotWriter:
         data = json.dumps(document, ensure_ascii=False, indent=2).encode() + b"\n"
         with self.store.open_write(f"{self.folder}/{MANIFEST}") as target:
             target.write(data)
+
+
+# -- portable playlist file names ----------------------------------------------------------
+
+#: characters Windows forbids in file names; "/" also separates folders everywhere
+_FORBIDDEN_IN_NAMES = re.compile(r'[<>:"/\\|?*]')
+_PLAIN_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
+#: a title's share of a file name, in UTF-8 bytes: room for the id and extension under the
+#: 255-byte name limit of Linux and macOS file systems (Windows counts 255 UTF-16 units)
+_TITLE_BYTES = 120
+#: invisible or unsafe code points: controls, format characters (bidi overrides), surrogates,
+#: private use, unassigned, line and paragraph separators
+_DROPPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+_ZERO_WIDTH_JOINER = "\u200d"  # keeps emoji sequences such as family emoji whole
+
+
+def safe_title(title: str, fallback: str = "Untitled") -> str:
+    """``title`` as the readable part of a file name that Windows, macOS and Linux all accept.
+
+    NFC (macOS stores names decomposed but compares them normalized), no characters Windows
+    forbids, no controls or bidi overrides, whitespace collapsed, no leading or trailing dots
+    or spaces (Windows drops trailing ones, a leading dot hides a file), no leading "-", at most
+    ``_TITLE_BYTES``.
+    """
+    text = unicodedata.normalize("NFC", title)
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isspace() or category == "Zs":
+            kept.append(" ")
+        elif category not in _DROPPED_CATEGORIES or char == _ZERO_WIDTH_JOINER:
+            kept.append(char)
+    text = " ".join(_FORBIDDEN_IN_NAMES.sub("_", "".join(kept)).split())
+    encoded = text.encode()
+    if len(encoded) > _TITLE_BYTES:
+        text = encoded[:_TITLE_BYTES].decode(errors="ignore")
+    text = text.strip(" .")
+    # a name starting with "-" reads as an option to shell commands (rm *, mv *)
+    return "_" + text[1:] if text.startswith("-") else text or fallback
+
+
+def portable_base_name(title: str, playlist_id: str) -> str:
+    """``portable/<title> (<id>)``: the id makes it unique; add ``.xspf`` or ``.jspf``.
+
+    Spotify ids are base62 and kept as they are; anything else is reduced to safe characters
+    plus a digest of the original, so two ids never share a name.
+    """
+    if _PLAIN_ID.match(playlist_id):
+        tag = playlist_id
+    else:
+        digest = hashlib.sha256(playlist_id.encode()).hexdigest()[:12]
+        tag = f"{re.sub(r'[^0-9A-Za-z_-]', '_', playlist_id)[:40]}-{digest}"
+    return f"{PORTABLE_FOLDER}/{safe_title(title)} ({tag})"
+
+
+def liked_songs_base_name() -> str:
+    return f"{PORTABLE_FOLDER}/{LIKED_SONGS_NAME}"

@@ -45,6 +45,9 @@ CONTENT_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".json": "application/json",
     ".gz": "application/gzip",
+    ".xspf": "application/xspf+xml",  # IANA-registered for XSPF
+    ".jspf": "application/json",
+    ".jpg": "image/jpeg",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
