@@ -104,7 +104,7 @@ def test_odd_playlist_ids_keep_their_covers_in_safe_unique_files(tmp_path: Path)
     names = [covers[playlist_id] for playlist_id in odd]
     assert len(set(names)) == len(names)
     folder = tmp_path / "backups" / result.folder
-    assert folders_under(folder) == {"json", "covers"}, "no id nested a folder"
+    assert folders_under(folder) == {"json", "covers", "portable"}, "no id nested a folder"
     for name in names:
         assert (folder / name).is_file() and (folder / name).parent == folder / "covers"
         assert len((folder / name).name) <= 124
