@@ -19,6 +19,7 @@ from snapshot_checks import DATASETS, assert_matches_truth, read_csv, verify_sna
 from spotify_exporter.authorize import AuthorizationError, exchange_code, new_request
 from spotify_exporter.client import RETRY_AFTER_CAP_S, _retry_after_seconds
 from spotify_exporter.errors import ExporterError
+from spotify_exporter.export import ExportResult
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator
 
@@ -34,9 +35,15 @@ PAGED = {
 }
 
 
-def _profile_then_429(header: str) -> Faults:
-    """``/me`` answers; every liked-songs request is a 429 with this ``Retry-After``."""
-    return Faults(unavailable={"/v1/me/tracks": 429}, retry_after_header=header)
+def _export_into_429s(
+    simulator: Simulator, tmp_path: Path, header: str, max_attempts: int = 6
+) -> tuple[SpotifySimulator, ExportResult, NoSleep]:
+    """An export where ``/me`` answers and every liked-songs request is a 429 with this ``Retry-After``."""
+    sim = simulator("tiny", faults=Faults(unavailable={"/v1/me/tracks": 429}, retry_after_header=header))
+    sleep = NoSleep()
+    env_file = write_env_file(tmp_path / ".env", sim)
+    result = export_account(sim, LocalFolderStore(tmp_path), env_file, sleep=sleep, max_attempts=max_attempts)
+    return sim, result, sleep
 
 
 def truth(sim: SpotifySimulator) -> dict[str, list[dict[str, str]]]:
@@ -111,10 +118,7 @@ def test_a_next_link_on_the_last_page_is_the_end_once_everything_announced_was_r
 def test_a_retry_after_that_gives_no_usable_wait_backs_off_a_bounded_number_of_times(
     simulator: Simulator, tmp_path: Path, header: str
 ) -> None:
-    sim = simulator("tiny", faults=_profile_then_429(header))
-    sleep = NoSleep()
-    store = LocalFolderStore(tmp_path)
-    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=sleep, max_attempts=4)
+    sim, result, sleep = _export_into_429s(simulator, tmp_path, header, max_attempts=4)
 
     assert result.status == "partial"
     assert "kept answering 429 (too many requests) without saying for how long" in result.manifest["error"]
@@ -127,13 +131,10 @@ def test_a_retry_after_that_gives_no_usable_wait_backs_off_a_bounded_number_of_t
 def test_an_infinite_or_huge_retry_after_is_a_ban_that_ends_the_run_as_partial(
     simulator: Simulator, tmp_path: Path, header: str
 ) -> None:
-    sim = simulator("tiny", faults=_profile_then_429(header))
-    sleep = NoSleep()
-    store = LocalFolderStore(tmp_path)
-    result = export_account(sim, store, write_env_file(tmp_path / ".env", sim), sleep=sleep)
+    sim, result, sleep = _export_into_429s(simulator, tmp_path, header)
 
     assert result.status == "partial"
-    manifest = verify_snapshot(store, result.folder)
+    manifest = verify_snapshot(LocalFolderStore(tmp_path), result.folder)
     assert "rate-limited this app for 168 h 0 min; run the export again after" in manifest["error"]
     assert sleep.waits == []
     assert sim.requests_total == 2, "/me, then one 429, then nothing"

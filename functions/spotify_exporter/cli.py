@@ -43,7 +43,7 @@ from .settings import settings_from_env
 from .snapshot import PORTABLE_FOLDER
 from .stores import SnapshotStore
 from .stores.local import LocalFolderStore
-from .terminal import PrintableFilter, printable
+from .terminal import printable, printable_filter
 
 EXIT_COMPLETE, EXIT_ERROR, EXIT_PARTIAL, EXIT_ACTION_REQUIRED = 0, 1, 2, 3
 DEFAULT_CONTAINER = "spotify"
@@ -103,7 +103,7 @@ def _configure_logging(verbose: bool, console: Console | None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
-    handler.addFilter(PrintableFilter())
+    handler.addFilter(printable_filter())
     root = logging.getLogger("spotify_exporter")
     root.handlers[:] = [handler]
     root.setLevel(level)

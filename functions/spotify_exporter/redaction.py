@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
@@ -56,21 +57,26 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Takes secrets out of every record the exporter logs (``logging.getLogger("spotify_exporter")``)."""
+class RewritingFilter(logging.Filter):
+    """Passes every log record's message through ``rewrite`` (it never drops a record)."""
+
+    def __init__(self, rewrite: Callable[[str], str]) -> None:
+        super().__init__()
+        self.rewrite = rewrite
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        rewritten = self.rewrite(message)
+        if rewritten != message:
+            record.msg, record.args = rewritten, None
         return True
 
 
 def _install() -> None:
+    """Every record the exporter logs (``logging.getLogger("spotify_exporter")``) loses its secrets."""
     logger = logging.getLogger("spotify_exporter")
-    if not any(isinstance(existing, RedactingFilter) for existing in logger.filters):
-        logger.addFilter(RedactingFilter())
+    if not any(isinstance(existing, RewritingFilter) and existing.rewrite is redact for existing in logger.filters):
+        logger.addFilter(RewritingFilter(redact))
 
 
 _install()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 
+from .redaction import RewritingFilter
+
 #: C0 controls but tab and newline, DEL, C1 controls, and the bidirectional marks and overrides
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -21,12 +23,6 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-class PrintableFilter(logging.Filter):
+def printable_filter() -> logging.Filter:
     """For handlers that write to a terminal: log messages pass :func:`printable`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        shown = printable(message)
-        if shown != message:
-            record.msg, record.args = shown, None
-        return True
+    return RewritingFilter(printable)

@@ -129,20 +129,18 @@ class FaultPlan:
         f = self.faults
         with self._lock:
             roll, pick = self._api.random(), self._api.random()
-        if roll < f.server_error_rate:
-            return Injected("server_error", SERVER_ERROR_STATUSES[int(pick * len(SERVER_ERROR_STATUSES))])
-        roll -= f.server_error_rate
-        if roll < f.rate_limit_rate:
-            return Injected("rate_limit", 429)
-        roll -= f.rate_limit_rate
-        if roll < f.malformed_rate:
-            return Injected("malformed", 200)
-        roll -= f.malformed_rate
-        if roll < f.drop_rate:
-            return Injected("drop", 0)
-        roll -= f.drop_rate
-        if roll < f.cut_body_rate:
-            return Injected("cut", 200)
+        server_error = SERVER_ERROR_STATUSES[int(pick * len(SERVER_ERROR_STATUSES))]
+        shares = (
+            ("server_error", f.server_error_rate, server_error),
+            ("rate_limit", f.rate_limit_rate, 429),
+            ("malformed", f.malformed_rate, 200),
+            ("drop", f.drop_rate, 0),
+            ("cut", f.cut_body_rate, 200),
+        )
+        for kind, share, status in shares:  # consecutive slices of [0, 1): one roll picks at most one
+            if roll < share:
+                return Injected(kind, status)
+            roll -= share
         return None
 
     def token_fails(self) -> bool:
