@@ -6,6 +6,7 @@ users' playlists), as a new Spotify account of the same person would.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -45,8 +46,8 @@ def source(simulator: Callable[..., SpotifySimulator], tmp_path: Path) -> tuple[
 def empty_account(tmp_path: Path) -> Iterator[Callable[..., SpotifySimulator]]:
     started: list[SpotifySimulator] = []
 
-    def start(faults: Faults | None = None) -> SpotifySimulator:
-        sim = SpotifySimulator(build_account("small", empty=True), faults=faults).start()
+    def start(faults: Faults | None = None, **options: Any) -> SpotifySimulator:
+        sim = SpotifySimulator(build_account("small", empty=True), faults=faults, **options).start()
         started.append(sim)
         return sim
 
@@ -464,3 +465,73 @@ def test_what_spotify_withdrew_since_the_snapshot_is_listed_and_everything_else_
     expected_liked = [uri for uri in liked if uri != liked[100]]
     assert [f"spotify:track:{target.account.catalog.track(t).id}" for t, _ in target.account.liked] == expected_liked
     assert "Not restored: 1 liked songs Spotify refused:" in report.describe()
+
+
+# -- followed artists: Spotify's reading and the spec's ---------------------------------------------
+
+
+def follow_requests(target: SpotifySimulator) -> dict[tuple[str, int], int]:
+    """Write requests to the two routes that can follow artists, by route and status."""
+    routes = {"/v1/me/library": "library", "/v1/me/following": "following"}
+    return {(routes[t], status): n for (_, t, status), n in target.write_counters.items() if t in routes}
+
+
+def test_artists_are_followed_through_the_library_with_no_request_to_me_following(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    store, snapshot = source
+    target = empty_account()
+    artists = [r["artist_uri"] for r in csv_of(store, snapshot, "artists")]
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path, artists=True)
+
+    assert report is not None and report.saved == {"artists": len(artists)} and report.refused == {}
+    assert [r["artist_uri"] for r in target.expected_rows("artists")] == artists
+    assert follow_requests(target) == {("library", 200): math.ceil(len(artists) / 40)}
+
+
+def test_a_stand_in_that_reads_the_spec_literally_gets_the_artists_through_me_following(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """The spec lists no artist URIs for ``PUT /me/library`` and still has the deprecated ``PUT
+    /me/following`` (``library_uri_types="spec"``): the artists go there after one refusal, and
+    everything else is restored as on Spotify."""
+    store, snapshot = source
+    target = empty_account(library_uri_types="spec")
+    artists = snapshot.manifest["datasets"]["artists"]["count"]
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None and report.refused == {} and report.saved["artists"] == artists > 40
+    assert_restored(store, snapshot, target, tmp_path)
+    library = sum(n for (route, status), n in follow_requests(target).items() if route == "library" and status == 200)
+    assert follow_requests(target) == {("library", 200): library, ("library", 400): 1, ("following", 204): 2}
+
+
+@pytest.mark.parametrize("reading", ["changelog", "spec"])
+def test_artists_spotify_withdrew_are_listed_and_the_route_is_found_once_per_run(
+    reading: str,
+    source: tuple[LocalFolderStore, ExportResult],
+    empty_account: Callable[..., SpotifySimulator],
+    tmp_path: Path,
+) -> None:
+    """A withdrawn artist fails its batch whichever route: on Spotify ``PUT /me/following`` is
+    refused (403) once and ``/me/library`` singles it out; on the spec's reading ``/me/library``
+    refuses artists once and ``/me/following`` singles it out. Either way each batch of 40 has one."""
+    store, snapshot = source
+    target = empty_account(library_uri_types=reading)
+    artists = [r["artist_uri"] for r in csv_of(store, snapshot, "artists")]
+    gone = [artists[3], artists[45]]  # one in each batch of 40
+    target.change(lambda account: account.withdrawn.update(uri.rsplit(":", 1)[1] for uri in gone))
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path, artists=True)
+
+    assert report is not None
+    assert report.refused == {"artists": [(uri, "Payload contains a non-existing ID") for uri in gone]}
+    assert report.saved == {"artists": len(artists) - 2}
+    assert [r["artist_uri"] for r in target.expected_rows("artists")] == [a for a in artists if a not in gone]
+    requests = follow_requests(target)
+    if reading == "changelog":
+        assert requests[("following", 403)] == 1 and ("following", 204) not in requests
+    else:
+        assert requests[("library", 400)] == 1 and ("library", 200) not in requests

@@ -10,9 +10,10 @@ files, items Spotify no longer has), which the restore must list, the same in bo
 
 from __future__ import annotations
 
+import math
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from test_restore import (
 
 from spotify_exporter.export import ExportResult
 from spotify_exporter.history import SnapshotReader
-from spotify_exporter.restore import RestoreReport
+from spotify_exporter.restore import LIBRARY_BATCH, RestoreReport
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import SpotifySimulator, User, build_account, empty_like
 
@@ -150,28 +151,63 @@ def test_the_round_trip_in_one_go_is_exact(account_a: Snapshot, in_one_go: Resto
     assert in_one_go.report.writes == in_one_go.writes > 200
 
 
+def killed_and_resumed(
+    account_a: Snapshot, in_one_go: Restored, target: SpotifySimulator, tmp_path: Path, when: Callable[[int], bool]
+) -> tuple[int, Restored]:
+    """Restore into ``target`` with the CLI, SIGKILLed inside the first write for which ``when``
+    holds, then run again: the round trip is exact, the report as in one go, and a third run
+    writes nothing. Returns the writes applied when the kill struck, and the resumed restore."""
+    write_env_file(tmp_path / "target.env", target)
+    command = restore_command(account_a.store, account_a.result)
+    env = cli_env(target, SPOTIFY_MAX_REQUESTS_PER_30S=str(UNPACED))
+    kill_restore_when(target, command, env, tmp_path, when)
+    killed_at = target.writes_applied
+
+    _, report = restore_into(target, account_a.store, account_a.result.folder, tmp_path, UNPACED)
+    assert report is not None
+    resumed = Restored(target, report, export_b(target, tmp_path), target.writes_applied)
+
+    assert_round_trip(account_a, resumed)
+    assert report.not_restorable == in_one_go.report.not_restorable, "the same list, interrupted or not"
+    assert report.describe() == in_one_go.report.describe()
+    # at most the write the kill hid is done again (an idempotent save or a cover), never an add
+    assert resumed.writes - in_one_go.writes in (0, 1)
+    _, again = restore_into(target, account_a.store, account_a.result.folder, tmp_path, UNPACED)
+    assert again is not None and again.writes == 0 and target.writes_applied == resumed.writes
+    journals = list(account_a.store.list_files(f"{account_a.result.account_id}/restores/"))
+    assert f"{account_a.result.folder.split('/')[1]}-into-{target.account.me.id}.json" in str(journals)
+    return killed_at, resumed
+
+
 def test_the_round_trip_killed_at_a_random_write_and_resumed_is_exact(
     account_a: Snapshot, in_one_go: Restored, tmp_path: Path
 ) -> None:
     kill_at = random.Random(KILL_SEED).randint(1, in_one_go.writes - 1)
     # another user than in_one_go's: the journal is per snapshot and target account
     with SpotifySimulator(empty_like(build_account(SIZE), User("resumed", "Resumed Target"))) as target:
-        write_env_file(tmp_path / "target.env", target)
-        command = restore_command(account_a.store, account_a.result)
-        env = cli_env(target, SPOTIFY_MAX_REQUESTS_PER_30S=str(UNPACED))
-        kill_restore_when(target, command, env, tmp_path, lambda applied: applied == kill_at)
-        assert target.writes_applied == kill_at, f"killed inside write {kill_at} of {in_one_go.writes}"
+        killed_at, _ = killed_and_resumed(account_a, in_one_go, target, tmp_path, lambda applied: applied == kill_at)
+        assert killed_at == kill_at, f"killed inside write {kill_at} of {in_one_go.writes}"
+        assert target.write_counters[("PUT", "/v1/me/library", 200)] > 50
+        assert not [key for key in target.write_counters if key[1] == "/v1/me/following"], "Spotify's route only"
 
-        _, report = restore_into(target, account_a.store, account_a.result.folder, tmp_path, UNPACED)
-        assert report is not None
-        resumed = Restored(target, report, export_b(target, tmp_path), target.writes_applied)
 
-        assert_round_trip(account_a, resumed)
-        assert report.not_restorable == in_one_go.report.not_restorable, "the same list, interrupted or not"
-        assert report.describe() == in_one_go.report.describe()
-        # at most the write the kill hid is done again (an idempotent save or a cover), never an add
-        assert resumed.writes - in_one_go.writes in (0, 1)
-        _, again = restore_into(target, account_a.store, account_a.result.folder, tmp_path, UNPACED)
-        assert again is not None and again.writes == 0 and target.writes_applied == resumed.writes
-        journals = list(account_a.store.list_files(f"{account_a.result.account_id}/restores/"))
-        assert f"{account_a.result.folder.split('/')[1]}-into-{target.account.me.id}.json" in str(journals)
+def test_the_round_trip_through_a_stand_in_that_reads_the_spec_literally_is_exact(
+    account_a: Snapshot, in_one_go: Restored, tmp_path: Path
+) -> None:
+    """``library_uri_types="spec"`` (no artist URIs in ``PUT /me/library``, the deprecated ``PUT
+    /me/following`` still there): killed inside one of its artist writes, chosen at random, and
+    resumed, everything comes back as from Spotify, artists through ``/me/following``."""
+    batches = math.ceil(len(account_a.csv("artists")) / LIBRARY_BATCH)
+    killed_in = random.Random(KILL_SEED).randint(1, batches)
+    account = empty_like(build_account(SIZE), User("spec-reader", "Spec Literal Target"))
+    with SpotifySimulator(account, library_uri_types="spec") as target:
+
+        def following_batch_applied(_: int) -> bool:
+            return len(target.account.artists) >= killed_in * LIBRARY_BATCH
+
+        killed_at, resumed = killed_and_resumed(account_a, in_one_go, target, tmp_path, following_batch_applied)
+        assert killed_at == in_one_go.writes - batches + killed_in, "artists are the last writes"
+        assert resumed.writes == in_one_go.writes + 1, "the batch the kill hid is followed again"
+        assert target.write_counters[("PUT", "/v1/me/following", 204)] == batches + 1
+        # one refused artist batch a run (the killed one, the resumed one), no per-batch cost
+        assert target.write_counters[("PUT", "/v1/me/library", 400)] == 2

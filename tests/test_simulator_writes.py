@@ -42,11 +42,13 @@ Start = Callable[..., SpotifySimulator]
 
 @pytest.fixture
 def start(validator: SpecValidator) -> Iterator[Start]:
-    """``start(account_or_size, faults=...)`` runs a recording simulator; its answers are checked at the end."""
+    """``start(account_or_size, faults=..., **options)`` runs a recording simulator; its answers are
+    checked at the end."""
     started: list[SpotifySimulator] = []
 
-    def run(account: Account | str = "tiny", faults: Faults | None = None) -> SpotifySimulator:
-        sim = SpotifySimulator(build_account(account) if isinstance(account, str) else account, faults, record=True)
+    def run(account: Account | str = "tiny", faults: Faults | None = None, **options: Any) -> SpotifySimulator:
+        built = build_account(account) if isinstance(account, str) else account
+        sim = SpotifySimulator(built, faults, record=True, **options)
         started.append(sim.start())
         return sim
 
@@ -480,6 +482,50 @@ def test_artists_are_followed_through_the_library_in_spotifys_id_order(start: St
     assert [r["artist_uri"] for r in sim.expected_rows("artists")] == [f"spotify:artist:{i}" for i in left]
     api.ok("PUT", "/me/library?uris=spotify:user:spotifyfan42")  # accepted, not modelled
     api.refused("PUT", "/me/library?uris=spotify:artist:" + "Z" * 22, 400, "non-existing ID")
+
+
+def test_a_spec_literal_stand_in_follows_artists_by_id_and_not_through_the_library(start: Start) -> None:
+    """``library_uri_types="spec"``: the spec's reading (rules.py): no artist URIs in ``PUT``/``DELETE
+    /me/library``, the deprecated ``PUT``/``DELETE /me/following`` with its parameters and limits."""
+    sim = start("tiny", library_uri_types="spec")
+    api, a = Api(sim), sim.account
+    listed = [x["id"] for x in api.all("/me/following?type=artist")]
+    new = [a.catalog.artist(i).id for i in range(a.catalog.n_artists) if i not in a.artists][:3]
+    api.refused(
+        "PUT", f"/me/library?uris={track_uri(a, 1)},spotify:artist:{new[0]}", 400, "Unsupported URI type: artist"
+    )
+    api.refused("DELETE", f"/me/library?uris=spotify:artist:{listed[0]}", 400, "Unsupported URI type: artist")
+    assert api.ok("GET", f"/me/library/contains?uris=spotify:artist:{listed[0]}") == [True], "the spec lists artists"
+    assert sim.writes_applied == 0 and [x["id"] for x in api.all("/me/following?type=artist")] == listed
+
+    response = api("PUT", f"/me/following?type=artist&ids={new[0]},{new[1]}")
+    assert response.status_code == 204 and response.content == b""
+    api.ok("PUT", f"/me/following?type=artist&ids={new[2]}, {new[0]}", 204)  # following again changes nothing
+    assert [x["id"] for x in api.all("/me/following?type=artist")] == sorted([*listed, *new])
+    api.ok("DELETE", f"/me/following?type=artist&ids={new[1]},{listed[0]}", 204)
+    left = sorted([*listed[1:], new[0], new[2]])
+    assert [x["id"] for x in api.all("/me/following?type=artist")] == left
+    api.ok("PUT", "/me/following?type=user&ids=spotifyfan42", 204)  # accepted, not modelled
+    api.ok("PUT", "/me/following?type=artist&ids=" + ",".join([new[1]] * 50), 204)
+    for path, kwargs, message in (
+        ("/me/following?type=artist", {"json": {"ids": [listed[0]]}}, "ids"),  # the spec wants them in the query
+        (f"/me/following?ids={listed[0]}", {}, "type"),
+        (f"/me/following?type=album&ids={listed[0]}", {}, "type"),
+        ("/me/following?type=artist&ids=" + ",".join([listed[0]] * 51), {}, "maximum is 50"),
+        ("/me/following?type=artist&ids=" + "Z" * 22, {}, "non-existing ID"),
+        ("/me/following?type=artist&ids=short", {}, "Invalid base62 id"),
+    ):
+        api.refused("PUT", path, 400, message, **kwargs)
+    reader = Api(sim, sim.issue_refresh_token("user-follow-read user-library-modify"))
+    reader.refused("PUT", f"/me/following?type=artist&ids={listed[0]}", 403, "Insufficient client scope")
+    assert [x["id"] for x in api.all("/me/following?type=artist")] == sorted([*left, new[1]])
+    # the rest as in Spotify's reading: other library writes, and the other removed routes
+    api.ok("PUT", f"/me/library?uris={track_uri(a, 1)}")
+    api.refused("PUT", f"/playlists/{named(a, 'Friday Faves')}/followers", 403, "/me/library")
+    api.refused("GET", f"/me/following/contains?type=artist&ids={listed[0]}", 403, "/me/library/contains")
+    assert sim.writes_applied == 6
+    with pytest.raises(ValueError, match="library_uri_types"):
+        SpotifySimulator(build_account("tiny"), library_uri_types="literal")
 
 
 def test_the_routes_development_mode_lost_answer_403_and_change_nothing(start: Start) -> None:

@@ -20,7 +20,8 @@ Spotify's February 2026 changes for development-mode apps (its "Web API Changelo
 2026" and migration guide) removed ``PUT /me/following`` and ``PUT /playlists/{id}/followers``
 ("Use PUT /me/library instead"): liked songs, albums, shows, episodes, audiobooks, followed
 playlists and followed artists are all written with ``PUT /me/library`` and their URIs, 40 a
-request. Descriptions are sent as the text people see: Spotify sends them HTML-escaped and
+request (artists go by the deprecated ``PUT /me/following`` where ``/me/library`` refuses them:
+``Restore._follow_artists``). Descriptions are sent as the text people see: Spotify sends them HTML-escaped and
 escapes what it is sent again (``rows.playlist_description``).
 
 What the Web API cannot add (local files, items Spotify no longer has, covers it would refuse,
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -364,6 +365,8 @@ class Restore:
         self.plan = plan
         self.journal = journal
         self.report = RestoreReport()
+        #: the route that follows artists in this run, once Spotify has shown it (``_follow_artists``)
+        self.artist_route: str | None = None
 
     def run(self) -> RestoreReport:
         try:
@@ -555,10 +558,12 @@ class Restore:
     # -- library -----------------------------------------------------------------------------
 
     def _save(self, key: str, uris: list[str]) -> None:
-        """``PUT /me/library`` batch by batch (idempotent), resuming after what the journal says is done."""
+        """``PUT /me/library`` (artists: :meth:`_follow_artists`) batch by batch (idempotent),
+        resuming after what the journal says is done."""
         done = min(self.journal.saved(key), len(uris))
+        # the same batches whichever route artists take: a resumed run repeats at most one
         for batch in _batches(uris[done:], LIBRARY_BATCH):
-            for uri, reason in self._put_library(batch):
+            for uri, reason in self._follow_artists(batch) if key == "artists" else self._put_library(batch):
                 self.journal.refuse(key, uri, reason)
             done += len(batch)
             self.journal.set_saved(key, done)
@@ -568,18 +573,77 @@ class Restore:
             self.report.refused[key] = refused
 
     def _put_library(self, uris: list[str]) -> list[tuple[str, str]]:
-        """Save ``uris``; the ones Spotify refuses (a 400 fails the whole request) are found by
-        halving, in order, and returned with its reason; the others are saved."""
+        """Save ``uris``; the ones Spotify refuses are returned with its reason (:func:`_single_out`)."""
+        return _single_out(uris, self._library_request)
+
+    def _library_request(self, uris: list[str]) -> None:
+        self.client.request("PUT", "/me/library", {"uris": ",".join(uris)})
+
+    def _following_request(self, uris: list[str]) -> None:
+        """The spec's ``PUT /me/following``: ``type`` and ``ids`` (at most 50) in the query, both required."""
+        ids = ",".join(uri.rsplit(":", 1)[-1] for uri in uris)
+        self.client.request("PUT", "/me/following", {"type": "artist", "ids": ids})
+
+    def _follow_artists(self, uris: list[str]) -> list[tuple[str, str]]:
+        """Follow artists; the ones Spotify refuses are returned with its reason.
+
+        Two readings of the API disagree here. Spotify's "Web API Changelog - February 2026"
+        sends Follow Artists to ``PUT /me/library`` (its migration guide's example saves
+        ``spotify:artist:`` URIs there) and removed ``PUT /me/following`` for development-mode
+        apps (403). The OpenAPI spec's ``save-library-items`` lists no artist among the URI types
+        it takes (400 "unsupported URI type" from a stand-in that follows it) and still has
+        ``follow-artists-users``, ``PUT /me/following`` (deprecated; ``type`` and ``ids``, at most
+        50, in the query). So ``/me/library`` goes first (Spotify today: no extra request); a
+        batch it refuses goes to ``/me/following``; if that route is refused too (403, 404, 410),
+        the 400 was about some of the artists, and halving singles them out. The route that
+        answered is kept for the rest of the run: one failed request at most, not one per batch.
+        Both are idempotent, and batches stay at 40 URIs either way.
+        """
+        if self.artist_route == "following":
+            return _single_out(uris, self._following_request)
         try:
-            self.client.request("PUT", "/me/library", {"uris": ",".join(uris)})
+            self._library_request(uris)
+        except SpotifyRequestError as error:
+            if error.status != 400:
+                raise
+            if self.artist_route == "library":
+                return _single_out(uris, self._library_request, error)
+            refusal = error
+        else:
+            self.artist_route = "library"
+            return []
+        try:
+            self._following_request(uris)
+        except (ForbiddenError, SpotifyRequestError) as error:
+            if isinstance(error, SpotifyRequestError) and error.status == 400:
+                self.artist_route = "following"  # the route is there and refused some of these artists
+                return _single_out(uris, self._following_request, error)
+            if error.status not in (403, 404, 410):
+                raise
+            self.artist_route = "library"  # no such route: /me/library refused some of these artists
+            return _single_out(uris, self._library_request, refusal)
+        self.artist_route = "following"
+        return []
+
+
+def _single_out(
+    uris: list[str], send: Callable[[list[str]], None], refusal: SpotifyRequestError | None = None
+) -> list[tuple[str, str]]:
+    """``send(uris)``; a 400 fails the whole request, so the URIs Spotify refuses are found by
+    halving, in order, and returned with its reason; the others are sent. ``refusal``: ``send``
+    already answered 400 for these ``uris``."""
+    if refusal is None:
+        try:
+            send(uris)
             return []
         except SpotifyRequestError as error:
             if error.status != 400:
                 raise
-            if len(uris) == 1:
-                return [(uris[0], error.reason or "HTTP 400")]
-        half = (len(uris) + 1) // 2
-        return self._put_library(uris[:half]) + self._put_library(uris[half:])
+            refusal = error
+    if len(uris) == 1:
+        return [(uris[0], refusal.reason or "HTTP 400")]
+    half = (len(uris) + 1) // 2
+    return _single_out(uris[:half], send) + _single_out(uris[half:], send)
 
 
 def _batches(things: Sequence[str], size: int) -> Iterator[list[str]]:

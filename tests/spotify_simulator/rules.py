@@ -30,6 +30,13 @@ the spec's silence fails here the way it would against Spotify.
   own example ("Pattern 1") saves ``spotify:artist:artistId1`` with it; ``GET /me/library/contains``
   lists artists. Client libraries did the same (spotipy 2.26, PR #1228: ``user_follow_artists``,
   ``user_follow_users`` and ``current_user_follow_playlist`` all ``PUT me/library``).
+* **The spec reads otherwise, and stand-ins may follow it.** Read literally, the OpenAPI spec
+  (shared/spotify-web-api, ``save-library-items``) takes no ``spotify:artist:`` URI in ``PUT`` or
+  ``DELETE /me/library`` (its 400: "unsupported URI type") and still has ``PUT``/``DELETE
+  /me/following`` (``follow-artists-users``, ``deprecated: true``, "Use Save Items to Library
+  instead"): ``type`` (artist or user) and ``ids`` (at most 50) both required in the query,
+  scope user-follow-modify, 204 without a body. ``SpotifySimulator(library_uri_types="spec")`` serves that
+  reading (:data:`SPEC_LIBRARY_WRITES`); the default, "changelog", serves the one above.
 """
 
 from __future__ import annotations
@@ -53,6 +60,13 @@ LIBRARY_SCOPES = {
     "user": "user-follow-modify",
     "playlist": "playlist-modify-public",
 }
+
+#: the simulator's readings of how artists are followed (see the module docstring)
+LIBRARY_URI_TYPES = ("changelog", "spec")
+#: what ``PUT``/``DELETE /me/library`` take in the spec's reading: its list, without artists
+SPEC_LIBRARY_WRITES = tuple(kind for kind in LIBRARY_SCOPES if kind != "artist")
+#: ids per ``PUT``/``DELETE /me/following`` (the spec's maximum)
+MAX_FOLLOW_IDS = 50
 
 _OLD_LIBRARY = ("/v1/me/tracks", "/v1/me/albums", "/v1/me/shows", "/v1/me/episodes", "/v1/me/audiobooks")
 #: path template -> (methods development mode lost there, the route to use instead)

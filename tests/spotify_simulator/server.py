@@ -41,7 +41,15 @@ from .covers import MAX_UPLOAD, URL_LIFETIME_S, image_key, is_jpeg
 from .faults import FaultPlan, Faults
 from .model import Account, Playlist
 from .render import JSON, Renderer
-from .rules import EMPTY_DESCRIPTION, LIBRARY_SCOPES, UNSET_DESCRIPTION, removed
+from .rules import (
+    EMPTY_DESCRIPTION,
+    LIBRARY_SCOPES,
+    LIBRARY_URI_TYPES,
+    MAX_FOLLOW_IDS,
+    SPEC_LIBRARY_WRITES,
+    UNSET_DESCRIPTION,
+    removed,
+)
 from .tokens import TokenStore
 from .writes import LIBRARY_KINDS, Editor, Fingerprint, WriteError, bump
 
@@ -222,6 +230,8 @@ class SpotifySimulator:
     * ``on_write_applied(n)``: called after the n-th applied write, before it is answered (a
       test kills its client there: Spotify did the write, the client never heard of it).
     * ``cover_of(playlist_id)``, ``issue_refresh_token(scope)``.
+    * ``library_uri_types="spec"``: how a stand-in that reads the OpenAPI spec literally follows
+      artists (``PUT /me/library`` refuses artist URIs, ``PUT /me/following`` works; ``rules.py``).
     """
 
     def __init__(
@@ -231,7 +241,11 @@ class SpotifySimulator:
         record: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        library_uri_types: str = "changelog",
     ) -> None:
+        if library_uri_types not in LIBRARY_URI_TYPES:
+            raise ValueError(f"library_uri_types must be one of {LIBRARY_URI_TYPES}")
+        self.library_uri_types = library_uri_types
         self.account = account
         self.faults = faults or Faults()
         self.record = record
@@ -649,7 +663,7 @@ class SpotifySimulator:
     def _serve(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
         method = "GET" if request.method == "HEAD" else request.method
         try:
-            refusal = removed(method, template)
+            refusal = None if self._spec_follow_route(method, template) else removed(method, template)
             if refusal is not None:
                 return error(403, refusal)
             if method == "GET":
@@ -703,6 +717,8 @@ class SpotifySimulator:
             return self._remove_items(request, playlist_id)
         if template == "/v1/playlists/{id}/images":
             return self._upload_cover(request, playlist_id)
+        if template == "/v1/me/following":
+            return self._follow_by_id(request)
         return self._library(request)
 
     def _need(self, request: Request, scopes: Iterable[str]) -> None:
@@ -852,25 +868,47 @@ class SpotifySimulator:
         self.edit.set_cover(playlist_id, jpeg)
         return Reply(202, None)
 
-    def _library_uris(self, request: Request) -> list[str]:
-        raw = request.args.get("uris", "")
+    def _library_uris(self, request: Request, key: str = "uris", maximum: int = MAX_LIBRARY) -> list[str]:
+        """A required comma-separated query parameter of at most ``maximum`` values."""
+        raw = request.args.get(key, "")
         if not raw.strip():
-            raise WriteError(400, "Missing required parameter: uris")
-        uris = _split(raw)
-        if len(uris) > MAX_LIBRARY:
-            raise WriteError(400, f"Too many URIs: the maximum is {MAX_LIBRARY}")
-        return uris
+            raise WriteError(400, f"Missing required parameter: {key}")
+        values = _split(raw)
+        if len(values) > maximum:
+            raise WriteError(400, f"Too many {'URIs' if key == 'uris' else key}: the maximum is {maximum}")
+        return values
 
     def _library(self, request: Request) -> Reply:
         """``PUT``/``DELETE /me/library?uris=``: 200 without a body."""
         uris = self._library_uris(request)
-        kinds = {uri.kind for uri, _ in self.edit.resolve(uris, LIBRARY_KINDS)}
+        allowed = SPEC_LIBRARY_WRITES if self.library_uri_types == "spec" else LIBRARY_KINDS
+        kinds = {uri.kind for uri, _ in self.edit.resolve(uris, allowed)}
         self._need(request, {LIBRARY_SCOPES[kind] for kind in kinds})
         if request.method == "PUT":
             self.edit.save(uris)
         else:
             self.edit.unsave(uris)
         return Reply(200, None)
+
+    # -- PUT/DELETE /me/following of a spec-literal stand-in (library_uri_types="spec") ------
+
+    def _spec_follow_route(self, method: str, template: str) -> bool:
+        return self.library_uri_types == "spec" and template == "/v1/me/following" and method in ("PUT", "DELETE")
+
+    def _follow_by_id(self, request: Request) -> Reply:
+        """``PUT``/``DELETE /me/following?type=artist|user&ids=``, as the spec has it: both in the
+        query and required (a body is ignored), at most 50 ids, user-follow-modify; 204, no body."""
+        kind = request.args.get("type")
+        if kind not in ("artist", "user"):
+            raise WriteError(400, "Missing parameter type" if kind is None else "Valid types are artist and user")
+        uris = [f"spotify:{kind}:{i}" for i in self._library_uris(request, "ids", MAX_FOLLOW_IDS)]
+        self.edit.resolve(uris, (kind,))  # 400 for a bad or unknown id, before the scope is looked at
+        self._need(request, {"user-follow-modify"})
+        if request.method == "PUT":
+            self.edit.save(uris)
+        else:
+            self.edit.unsave(uris)
+        return Reply(204, None)
 
     # -- paging ------------------------------------------------------------------------------
 
