@@ -9,6 +9,12 @@ and the retry policy:
 * 401: the access token is refreshed once;
 * 403/404: :class:`ForbiddenError`, not retried (the resource is refused to this app);
 * any other 4xx: :class:`SpotifyRequestError`, not retried.
+
+Whatever a server does, a request ends: each has an overall deadline (:mod:`.deadlines`),
+answers are read at most :data:`MAX_ANSWER_BYTES` (decoded), odd ``Retry-After`` values pass one
+guard (:func:`_retry_after_seconds`), and the pager stops collections whose pages do not end as
+announced (:class:`_PagingGuard`). Cover images are optional work in a budget of their own
+(:class:`OptionalDownloads`).
 """
 
 from __future__ import annotations
