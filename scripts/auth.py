@@ -21,7 +21,6 @@ import webbrowser
 from pathlib import Path
 
 import requests
-from dotenv import dotenv_values
 
 from spotify_exporter.accounts import DEFAULT_ACCOUNT, check_alias, describe, env_name
 from spotify_exporter.authorize import DEFAULT_REDIRECT_URI, exchange_code, new_request, scopes, wait_for_redirect
@@ -31,7 +30,8 @@ from spotify_exporter.credentials import (
     CLIENT_SECRET,
     REFRESH_TOKEN,
     SpotifyCredentials,
-    write_dotenv_value,
+    read_dotenv,
+    write_dotenv,
 )
 from spotify_exporter.errors import ConfigError, ExporterError
 from spotify_exporter.keyvault import KeyVaultSecrets, SecretNames
@@ -69,7 +69,7 @@ def check_alias_argument(text: str) -> str:
 
 
 def app_credentials(args: argparse.Namespace) -> tuple[str, str]:
-    from_file = {k: v for k, v in dotenv_values(args.env_file).items() if v} if args.env_file.is_file() else {}
+    from_file = read_dotenv(args.env_file) if args.env_file.is_file() else {}
     client_id = args.client_id or os.environ.get(CLIENT_ID) or from_file.get(CLIENT_ID)
     client_secret = os.environ.get(CLIENT_SECRET) or from_file.get(CLIENT_SECRET)
     if not client_id:
@@ -119,13 +119,17 @@ def main(argv: list[str] | None = None) -> int:
             stored = vault.names
             where = f"{vault.description} (secrets {stored.client_id}, {stored.client_secret}, {stored.refresh_token})"
         else:
-            for key, value in (
-                (CLIENT_ID, client_id),
-                (CLIENT_SECRET, client_secret),
-                (env_name(REFRESH_TOKEN, args.account), authorization.refresh_token),
-                (env_name(AUTHORIZED_AT, args.account), format_authorized_at(authorization.authorized_at)),
-            ):
-                write_dotenv_value(args.env_file, key, value)
+            values = {
+                CLIENT_ID: client_id,
+                CLIENT_SECRET: client_secret,
+                env_name(REFRESH_TOKEN, args.account): authorization.refresh_token,
+                env_name(AUTHORIZED_AT, args.account): format_authorized_at(authorization.authorized_at),
+            }
+            try:
+                write_dotenv(args.env_file, values)  # all four at once, or none
+            except (OSError, ValueError) as error:
+                reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+                raise ConfigError(f"could not write {args.env_file} ({reason}); nothing was stored") from None
             where = f"{args.env_file} (readable only by you)"
     except ExporterError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -5,7 +5,9 @@ child process and reports:
 
 * requests made vs the minimal count (one page of 50 per request);
 * wall time vs requests x latency (the floor for one request at a time);
-* the exporter's peak RSS (the child's maximum resident set).
+* the exporter's peak RSS (the child's maximum resident set);
+* then a second export into the same folder (incremental), and exports while the image host is
+  down or black-holed: what optional cover downloads may add to a run.
 
 Pacing is lifted for the measurement (``--max-requests-per-30s``) because it is a policy
 towards Spotify, not a cost of the exporter; with the default of 150 per 30 s an export
@@ -27,6 +29,8 @@ from spotify_simulator import Faults, SpotifySimulator, build_account
 TARGET_REQUESTS = 1.02
 TARGET_WALL = 1.10
 TARGET_RSS_MB = 150.0
+#: what an image host that is down or swallows connections may add to an export (issue 12: ~30 s)
+TARGET_IMAGE_HOST_EXTRA_S = 32.0
 
 
 @dataclass
@@ -126,6 +130,45 @@ def measure_incremental(account_size: str) -> IncrementalMeasurement:
     return IncrementalMeasurement(full_requests, full_wall, requests, item_requests, reused, wall, status)
 
 
+@dataclass
+class ImageHostMeasurement:
+    host: str
+    wall_s: float
+    covers: int
+    missing: int
+    image_requests: int
+    status: str
+    exit_status: int
+
+
+def measure_image_host(account_size: str, host: str) -> ImageHostMeasurement:
+    """An export (0 ms latency, default settings) while the image CDN is ``host`` ("down": refused,
+    "black hole": connections swallowed): custom covers are optional work and must not stretch
+    the run by more than their budget (about 30 s), and the snapshot must stay complete."""
+    import json
+    from pathlib import Path
+
+    with (
+        SpotifySimulator(build_account(account_size), faults=Faults(image_host=host)) as sim,
+        tempfile.TemporaryDirectory() as out,
+    ):
+        command = [
+            sys.executable, "-m", "spotify_exporter.cli", "export", "--out", out, "--env-file", os.devnull,
+            "--max-requests-per-30s", "1000000",
+        ]  # fmt: skip
+        started = time.monotonic()
+        done = subprocess.run(command, env=sim.exporter_env(), capture_output=True, check=False)
+        wall = time.monotonic() - started
+        manifests = list(Path(out).glob("*/*/manifest.json"))
+        manifest = json.loads(manifests[0].read_text()) if manifests else {}
+    covers = manifest.get("covers") or {}
+    missing = sum(1 for name in covers.values() if name is None)
+    status = str(manifest.get("status", "none"))
+    return ImageHostMeasurement(
+        host, wall, len(covers), missing, int(manifest.get("image_downloads", 0)), status, done.returncode
+    )
+
+
 def function_app_figures() -> tuple[float, float]:
     """Size of the Azure package (MB) and ``import function_app`` time (s) from it, cold."""
     import zipfile
@@ -175,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     ok = True
+    healthy_wall_s: float | None = None
     for latency_ms in args.latency_ms:
         m = measure(args.account, latency_ms / 1000)
+        if latency_ms == 0:
+            healthy_wall_s = m.wall_s
         ratio = m.requests / m.minimal
         floor = m.requests * m.latency_s
         wall_ratio = m.wall_s / floor if floor else float("nan")
@@ -204,6 +250,19 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     ok &= inc.exit_status == 0 and inc.item_requests == 0
+    if healthy_wall_s is None:
+        healthy_wall_s = measure(args.account, 0.0).wall_s
+    for host in ("down", "black hole"):
+        im = measure_image_host(args.account, host)
+        extra = im.wall_s - healthy_wall_s
+        fine = im.exit_status == 0 and im.status == "complete" and extra <= TARGET_IMAGE_HOST_EXTRA_S
+        print(
+            f"image host {host} (0 ms): {im.wall_s:.1f} s, {extra:+.1f} s over the healthy run "
+            f"{verdict(extra <= TARGET_IMAGE_HOST_EXTRA_S)}; snapshot {im.status}, {im.missing} of {im.covers} "
+            f"covers missing (null in the manifest), {im.image_requests} image requests",
+            flush=True,
+        )
+        ok &= fine
     if not args.skip_function_app:
         from bench_household import report as function_app_report
 

@@ -8,7 +8,9 @@ weekly timer puts there, signed in with your Entra login
 key is fetched and the app's host is not called: the queue trigger picks the requests up, one
 export at a time. Then the snapshot container is watched until a new ``manifest.json`` (written
 last) appears for each request, and their summaries are printed. Exit status 0 when all are
-complete, 2 when one is partial (a ban resumes on its own later), 1 failed or timed out. Reading
+complete, 2 when one is partial (a ban resumes on its own later), 3 when all are complete but
+one needs you to act before the next run (e.g. a rotated refresh token could not be saved), 1
+failed or timed out. Reading
 the container needs a data role: `pulumi up` gives the deployer Storage Blob Data Contributor on it.
 
 The queue, the container and the accounts default to the Pulumi stack outputs
@@ -32,6 +34,7 @@ from spotify_exporter.accounts import DEFAULT_ACCOUNT, check_alias, parse_accoun
 from spotify_exporter.errors import ConfigError, ExporterError
 from spotify_exporter.export_queue import ExportQueue, ExportRequest
 from spotify_exporter.stores.blob import BlobStore
+from spotify_exporter.terminal import printable
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -43,6 +46,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 #: how long one account's export may take: the function's timeout (host.json), plus the queue's polling
 TIMEOUT_PER_ACCOUNT_S = 65 * 60.0
 EXIT_CODES = {"complete": 0, "partial": 2}
+#: complete, but the next run will be refused (a rotated refresh token could not be saved)
+EXIT_ACTION_REQUIRED = 3
 
 
 class TriggerError(Exception):
@@ -50,7 +55,7 @@ class TriggerError(Exception):
 
 
 def _say(line: str) -> None:
-    print(f"trigger: {line}", flush=True)
+    print(printable(f"trigger: {line}"), flush=True)  # names from Spotify never reach the terminal raw
 
 
 def manifests(store: BlobStore) -> set[str]:
@@ -119,6 +124,7 @@ def summary(path: str, location: str, manifest: dict[str, Any]) -> list[str]:
     lines.extend(f"  - {warning}" for warning in warnings)
     if manifest.get("error"):
         lines.append(f"error: {manifest['error']}")
+    lines.extend(f"action required: {problem}" for problem in manifest.get("action_required") or [])
     return lines
 
 
@@ -180,25 +186,27 @@ def main(
             f"queued the export of {', '.join(accounts)} on {queue_name} at {triggered_at:%H:%M:%S} UTC; "
             "waiting for the snapshots (one account at a time)"
         )
-        statuses = [
-            str(manifest.get("status"))
-            for manifest in wait_for_snapshots(
-                store,
-                before,
-                triggered_at,
-                len(accounts),
-                args.timeout or TIMEOUT_PER_ACCOUNT_S * len(accounts),
-                args.poll_interval,
-                show,
-                sleep=http.sleep,
-                clock=http.clock,
-            )
-        ]
+        found = wait_for_snapshots(
+            store,
+            before,
+            triggered_at,
+            len(accounts),
+            args.timeout or TIMEOUT_PER_ACCOUNT_S * len(accounts),
+            args.poll_interval,
+            show,
+            sleep=http.sleep,
+            clock=http.clock,
+        )
     except (DeploymentError, TriggerError, ExporterError) as exc:
         print(f"trigger: {exc}", file=sys.stderr)
         return 1
-    codes = {EXIT_CODES.get(status, 1) for status in statuses}
-    return 1 if 1 in codes else max(codes)
+    codes = {EXIT_CODES.get(str(manifest.get("status")), 1) for manifest in found}
+    action_required = any(manifest.get("action_required") for manifest in found)
+    if 1 in codes:
+        return 1
+    if max(codes) == 0 and action_required:
+        return EXIT_ACTION_REQUIRED
+    return max(codes)
 
 
 if __name__ == "__main__":

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from azurite import free_port
+from dotenv import dotenv_values
 from exporter_fixtures import export_account
 from keyvault_standin import KeyVaultStandIn
 from snapshot_checks import verify_snapshot
 
 from spotify_exporter.errors import AuthExpiredError
 from spotify_exporter.stores.local import LocalFolderStore
-from spotify_simulator import SpotifySimulator
+from spotify_simulator import Faults, SpotifySimulator
 
 REPO = Path(__file__).resolve().parents[1]
 Simulator = Callable[..., SpotifySimulator]
@@ -99,10 +103,11 @@ def test_authorization_lands_in_dotenv_readable_only_by_the_user(simulator: Simu
         assert "Authorized" in page.text
         assert run.finish() == 0, run.stderr
     text = env_file.read_text()
-    assert "# my settings\nOTHER_SETTING=keep me\n" in text
-    assert f"SPOTIFY_REFRESH_TOKEN={sim.refresh_token}\n" in text
-    assert f"SPOTIFY_CLIENT_ID={sim.client_id}\n" in text
-    assert "SPOTIFY_AUTHORIZED_AT=20" in text
+    assert text.startswith("# my settings\nOTHER_SETTING=keep me\n")
+    stored = dotenv_values(env_file)
+    assert stored["SPOTIFY_REFRESH_TOKEN"] == sim.refresh_token
+    assert stored["SPOTIFY_CLIENT_ID"] == sim.client_id
+    assert str(stored["SPOTIFY_AUTHORIZED_AT"]).startswith("20")
     assert env_file.stat().st_mode & 0o777 == 0o600
     assert "Authorized." in run.stdout
     assert_no_secrets(sim, run.stdout, run.stderr)
@@ -163,6 +168,45 @@ def test_no_answer_times_out_with_one_line(simulator: Simulator, tmp_path: Path)
     assert not (tmp_path / ".env").exists()
 
 
+def _idle_connection_to(url: str) -> socket.socket:
+    """Connect to the listener on the redirect URI carried by the consent URL, and send nothing."""
+    redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    target = urlsplit(redirect_uri)
+    assert target.hostname is not None and target.port is not None
+    return socket.create_connection((target.hostname, target.port), timeout=5)
+
+
+def test_an_idle_local_connection_does_not_hold_up_the_real_redirect(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("tiny")
+    with make_auth(sim, "--env-file", str(tmp_path / ".env")) as run, _idle_connection_to(run.url):
+        page = play_browser(run.url)
+        assert "Authorized" in page.text
+        assert run.finish() == 0, run.stderr
+    assert dotenv_values(tmp_path / ".env")["SPOTIFY_REFRESH_TOKEN"] == sim.refresh_token
+
+
+def test_an_idle_local_connection_does_not_hold_up_the_timeout(simulator: Simulator, tmp_path: Path) -> None:
+    sim = simulator("tiny")
+    with make_auth(sim, "--env-file", str(tmp_path / ".env"), "--timeout", "1") as run, _idle_connection_to(run.url):
+        assert run.finish() == 1
+    assert "no answer from Spotify" in run.stderr
+
+
+def test_secrets_an_echoing_token_endpoint_sends_back_stay_out_of_the_message(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("tiny", faults=Faults(echo_errors=True, token_error_rate=1.0))
+    with make_auth(sim, "--env-file", str(tmp_path / ".env")) as run:
+        play_browser(run.url)
+        assert run.finish() == 1
+    (line,) = run.stderr.strip().splitlines()
+    assert "Spotify refused to exchange the authorization code (HTTP 503 server_error" in line
+    assert "[redacted]" in line, "the server did echo the request"
+    basic = base64.b64encode(f"{sim.client_id}:{sim.client_secret}".encode()).decode()
+    for secret in (sim.client_secret, basic, basic[:12]):
+        assert secret not in run.stdout + run.stderr
+
+
 def test_localhost_redirect_uris_are_refused_up_front(tmp_path: Path) -> None:
     env = {**os.environ, "SPOTIFY_CLIENT_ID": "id", "SPOTIFY_CLIENT_SECRET": "secret"}
     result = subprocess.run(
@@ -214,8 +258,8 @@ def test_a_rotated_token_keeps_its_authorization_time_in_dotenv(simulator: Simul
 
     sim = simulator("tiny", faults=Faults(rotate_refresh_tokens=True))
     env_file = _env_with_age(sim, tmp_path / ".env", 100)
-    before = [line for line in env_file.read_text().splitlines() if line.startswith("SPOTIFY_AUTHORIZED_AT=")]
+    before = dotenv_values(env_file)["SPOTIFY_AUTHORIZED_AT"]
     export_account(sim, LocalFolderStore(tmp_path / "b"), env_file)
-    text = env_file.read_text()
-    assert f"SPOTIFY_REFRESH_TOKEN={sim.refresh_token}\n" in text
-    assert before[0] in text.splitlines()
+    stored = dotenv_values(env_file)
+    assert stored["SPOTIFY_REFRESH_TOKEN"] == sim.refresh_token
+    assert stored["SPOTIFY_AUTHORIZED_AT"] == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -137,3 +138,43 @@ def test_a_killed_export_leaves_no_complete_looking_snapshot_and_earlier_ones_un
     assert newest not in (earlier, killed)
     verify_snapshot(LocalFolderStore(root), str(newest.relative_to(root)))
     assert not (killed / "manifest.json").exists()
+
+
+def test_a_rotated_token_that_cannot_be_saved_exits_3_with_the_snapshot_complete(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """The refresh token comes from the environment, so the one Spotify rotates to has nowhere to go:
+    this week's snapshot is whole, next week's run would be refused. The user hears of it now."""
+    sim = simulator("tiny", faults=Faults(rotate_refresh_tokens=True))
+    result = run_cli(["export", "--out", str(tmp_path / "b")], cli_env(sim), tmp_path)
+
+    assert result.returncode == 3, result.stderr
+    manifest = json.loads(next((tmp_path / "b").rglob("manifest.json")).read_text())
+    assert manifest["status"] == "complete"
+    (problem,) = manifest["action_required"]
+    assert "could not be saved" in problem and problem in manifest["warnings"]
+    assert f"warning: {problem}" in result.stdout
+    assert f"error: {problem}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_names_from_spotify_reach_the_terminal_with_their_control_characters_escaped(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    sim = simulator("tiny")
+    out = tmp_path / "b"
+    assert run_cli(["export", "--out", str(out)], cli_env(sim), tmp_path).returncode == 0
+    playlist = next(p for p in sim.account.playlists if p.owner == 0)
+    hostile = "Evil\x1b]0;pwned\x07\x1b[2J\r\x9b31m\u202etxt.exe"
+    sim.edit.change_details(playlist.id, name=hostile)
+    assert run_cli(["export", "--out", str(out)], cli_env(sim), tmp_path).returncode == 0
+
+    shown = run_cli(["diff", "--out", str(out)], cli_env(sim), tmp_path)
+    as_json = run_cli(["diff", "--out", str(out), "--json"], cli_env(sim), tmp_path)
+
+    assert shown.returncode == as_json.returncode == 0, shown.stderr
+    assert "Evil\\u001b]0;pwned\\u0007\\u001b[2J\\u000d\\u009b31m\\u202etxt.exe" in shown.stdout
+    for output in (shown.stdout, as_json.stdout):
+        assert not any(char in output for char in "\x1b\x07\r\x9b\u202e")
+    renamed = json.loads(as_json.stdout)["playlists"]["renamed"]
+    assert [r["new_name"] for r in renamed] == [hostile], "the JSON still says exactly what the name is"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 from exporter_fixtures import NoSleep, export_account, write_env_file
 from snapshot_checks import DATASETS, assert_csv_equals_json, assert_matches_truth, read_csv, verify_snapshot
 
@@ -74,7 +75,7 @@ def test_fault_matrix_still_gives_a_complete_and_exact_snapshot(simulator: Simul
     assert result.manifest["retries"] > 0
     assert all(wait <= 60 for wait in sleep.waits)
     # the rotated, single-use refresh token was saved: the next run can still sign in
-    assert f"SPOTIFY_REFRESH_TOKEN={sim.refresh_token}\n" in env_file.read_text()
+    assert dotenv_values(env_file)["SPOTIFY_REFRESH_TOKEN"] == sim.refresh_token
     assert "# a comment the exporter must keep" in env_file.read_text()
     assert env_file.stat().st_mode & 0o777 == 0o600
     again = export_account(sim, LocalFolderStore(tmp_path / "again"), env_file, sleep=sleep)

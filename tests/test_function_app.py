@@ -28,7 +28,13 @@ from snapshot_checks import DATASETS, assert_matches_truth, verify_snapshot
 from spotify_exporter.errors import ConfigError
 from spotify_exporter.export_queue import POISON_QUEUE_NAME, QUEUE_NAME, ExportRequest
 from spotify_exporter.history import list_snapshots
-from spotify_exporter.scheduled import GAVE_UP, AppSettings, function_timeout_s, time_budget_s
+from spotify_exporter.scheduled import (
+    GAVE_UP,
+    ActionRequiredError,
+    AppSettings,
+    function_timeout_s,
+    time_budget_s,
+)
 from spotify_simulator import Faults, SimulatedUser, SpotifySimulator, build_account
 
 FUNCTIONS = Path(__file__).resolve().parents[1] / "functions"
@@ -324,3 +330,26 @@ def test_the_pacing_window_passes_from_one_export_to_the_next(azure_app: AzureAp
     assert_exact(azure_app, people["jane"])
     with azure_app.lock.hold() as held:
         assert len(held.earlier_request_ages) == people["jane"].requests + people["default"].requests
+
+
+def test_a_rotated_token_the_vault_refuses_to_keep_fails_the_run_after_a_complete_snapshot(
+    azure_app: AzureApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Next week's run would be refused: this week's execution fails, so the alert fires now, while
+    the snapshot stays complete (its data is whole) and carries the reason."""
+    azure_app.sim.faults = Faults(rotate_refresh_tokens=True)
+    azure_app.vault.deny("set")
+    caplog.set_level(logging.INFO, logger="spotify_exporter")
+    azure_app.send(ExportRequest("default", "manual", datetime.now(UTC)))
+    host = azure_app.host()
+    assert host.poll() == 1
+
+    (invocation,) = host.invocations
+    assert isinstance(invocation.error, ActionRequiredError)
+    assert "is complete, but Spotify issued a new refresh token but it could" in str(invocation.error)
+    (manifest,) = azure_app.manifests()
+    assert manifest["status"] == "complete"
+    (problem,) = manifest["action_required"]
+    assert "may not write secrets" in problem and problem in manifest["warnings"]
+    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("spotify export finished")]
+    assert json.loads(summary.partition(" finished ")[2])["action_required"] == [problem]

@@ -135,3 +135,17 @@ def test_trigger_without_pulumi_asks_for_the_queue_and_refuses_a_bad_alias(
     argv = ["--queue-url", "https://a.queue.core.windows.net/q", "--container-url", "https://a.blob.core.windows.net/c"]
     assert trigger.main([*argv, "--account", "Jane Doe"], credential=FakeCredential()) == 1
     assert "'Jane Doe' is not an account alias" in capsys.readouterr().err
+
+
+def test_a_complete_snapshot_that_needs_you_to_act_exits_3(
+    azure_app: AzureApp, fake_credential: FakeCredential, capsys: pytest.CaptureFixture[str]
+) -> None:
+    azure_app.sim.faults = Faults(rotate_refresh_tokens=True)
+    azure_app.vault.deny("set")  # Spotify rotates the token, the vault will not keep it
+    with function_app_at_work(azure_app, snapshots=1):
+        argv = [*urls(azure_app), "--account", "default", "--poll-interval", "0.1"]
+        code = trigger.main(argv, credential=fake_credential)
+    out = capsys.readouterr().out
+    assert code == 3
+    assert "trigger: snapshot " in out and ": complete" in out
+    assert "trigger: action required: Spotify issued a new refresh token but it could not be saved" in out

@@ -1,25 +1,33 @@
 """Access tokens from the refresh-token grant (client id + secret by HTTP Basic).
 
-The access token lives about an hour; it is renewed shortly before it expires and once
-more whenever the API answers 401. Any new refresh token Spotify hands back is passed to
-``on_new_refresh_token`` straight away, before it can be lost.
+The access token lives about an hour; it is renewed shortly before it expires (a minute, or
+half its life if Spotify grants less than two) and once more whenever the API answers 401. Any
+new refresh token Spotify hands back is passed to ``on_new_refresh_token`` straight away, before
+it can be lost; what it answers (a reason the token could not be kept) is collected in
+``unsaved_tokens``. Token requests never follow a redirect: it would re-send the refresh token and
+the client secret to wherever the redirect points.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from .credentials import SpotifyCredentials
 from .errors import AuthExpiredError, ClientRejectedError, ExporterError
+from .redaction import remember
 from .token_age import age_detail
 
 #: renew this many seconds before the announced expiry, so a token never dies mid-request
 EXPIRY_MARGIN_S = 60.0
+#: what an access token is taken to live when Spotify's ``expires_in`` is missing or meaningless
+DEFAULT_LIFETIME_S = 3600.0
 
 
 class _TokenEndpointUnavailable(Exception):
@@ -34,7 +42,7 @@ class SpotifyAuth:
         session: requests.Session,
         accounts_url: str,
         credentials: SpotifyCredentials,
-        on_new_refresh_token: Callable[[str], None],
+        on_new_refresh_token: Callable[[str], str | None],
         *,
         timeout: tuple[float, float] = (10.0, 30.0),
         clock: Callable[[], float] = time.monotonic,
@@ -55,14 +63,17 @@ class SpotifyAuth:
         self._auth_command = auth_command
         self._access_token: str | None = None
         self._expires_at = 0.0
+        self._margin_s = EXPIRY_MARGIN_S
         self.refreshes = 0
+        #: why rotated refresh tokens could not be saved: the next run will be refused
+        self.unsaved_tokens: list[str] = []
 
     def __repr__(self) -> str:
         return f"SpotifyAuth(token_url={self._token_url!r})"
 
     def access_token(self) -> str:
         """A token valid for at least the next minute."""
-        if self._access_token is None or self._clock() >= self._expires_at - EXPIRY_MARGIN_S:
+        if self._access_token is None or self._clock() >= self._expires_at - self._margin_s:
             self.refresh()
         assert self._access_token is not None
         return self._access_token
@@ -83,14 +94,19 @@ class SpotifyAuth:
             raise ExporterError(f"the Spotify accounts service kept failing ({error}); try again later") from None
         self.refreshes += 1
         self._access_token = str(body["access_token"])
-        expires_in = body.get("expires_in")
-        self._expires_at = self._clock() + (float(expires_in) if isinstance(expires_in, int | float) else 3600.0)
+        remember(self._access_token)
+        lifetime = _lifetime(body.get("expires_in"))
+        self._expires_at = self._clock() + lifetime
+        # a token granted for less than two minutes is renewed at half its life, not before every request
+        self._margin_s = min(EXPIRY_MARGIN_S, lifetime / 2)
         new_refresh_token = body.get("refresh_token")
         if isinstance(new_refresh_token, str) and new_refresh_token != self._credentials.refresh_token:
             self._credentials = SpotifyCredentials(
                 self._credentials.client_id, self._credentials.client_secret, new_refresh_token
             )
-            self._on_new_refresh_token(new_refresh_token)
+            problem = self._on_new_refresh_token(new_refresh_token)
+            if problem:
+                self.unsaved_tokens.append(problem)
 
     def _request_token(self) -> dict[str, object]:
         try:
@@ -99,9 +115,12 @@ class SpotifyAuth:
                 data={"grant_type": "refresh_token", "refresh_token": self._credentials.refresh_token},
                 auth=(self._credentials.client_id, self._credentials.client_secret),
                 timeout=self._timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as error:
             raise _TokenEndpointUnavailable(type(error).__name__) from None
+        if response.is_redirect:
+            raise ExporterError(redirect_refused(response, "SPOTIFY_ACCOUNTS_URL"))
         if response.status_code == 429 or response.status_code >= 500:
             raise _TokenEndpointUnavailable(f"HTTP {response.status_code}")
         body = _json_object(response)
@@ -118,6 +137,22 @@ class SpotifyAuth:
             f"the Spotify accounts service refused the token refresh with HTTP {response.status_code}"
             + (f" ({code})" if code else "")
         )
+
+
+def _lifetime(expires_in: object) -> float:
+    """Seconds an access token lives: ``expires_in`` when it is a positive, finite number."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return DEFAULT_LIFETIME_S
+    return float(expires_in) if math.isfinite(expires_in) and expires_in > 0 else DEFAULT_LIFETIME_S
+
+
+def redirect_refused(response: requests.Response, setting: str) -> str:
+    """The message for a token endpoint that answered with a redirect, which is never followed."""
+    target = urlsplit(response.headers.get("Location") or "").netloc or "elsewhere"
+    return (
+        f"the Spotify accounts service answered the token request with a redirect (HTTP {response.status_code} "
+        f"to {target}); it was not followed, so no token or secret was sent there. Check {setting}"
+    )
 
 
 def _json_object(response: requests.Response) -> dict[str, object]:

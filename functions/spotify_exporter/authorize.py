@@ -20,14 +20,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 
+from .auth import redirect_refused
 from .errors import ClientRejectedError, ConfigError, ExporterError
+from .redaction import redact, remember, remember_basic_credential
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8888/callback"
 EXPORT_SCOPES = (
@@ -95,6 +97,7 @@ def new_request(
     check_redirect_uri(redirect_uri)
     state = secrets.token_urlsafe(24)
     verifier = secrets.token_urlsafe(64)
+    remember(verifier)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     query = {
         "client_id": client_id,
@@ -109,6 +112,9 @@ def new_request(
     url = f"{accounts_url.rstrip('/')}/authorize?{urlencode(query)}"
     return AuthorizationRequest(url, redirect_uri, state, verifier)
 
+
+#: how long the redirect listener waits on one connection's request before dropping it
+CONNECTION_TIMEOUT_S = 10.0
 
 PAGE = (
     "<!doctype html><meta charset=utf-8><title>spotify-exporter</title>"
@@ -135,7 +141,10 @@ def wait_for_redirect(
     """Listen on the redirect URI until Spotify sends the browser back (or the address it was sent
     to is pasted into ``pasted``); return the code.
 
-    Wrong ``state``, a refused consent and silence each end with one clear error.
+    Wrong ``state``, a refused consent and silence each end with one clear error. Each connection
+    is served on a thread of its own with a socket timeout, so an idle or slow local connection
+    (another program, a browser's speculative pre-connect) never holds up the real redirect, nor
+    ``timeout_s``.
     """
     host, port, path = check_redirect_uri(request.redirect_uri)
     answers: list[dict[str, list[str]]] = []
@@ -153,6 +162,8 @@ def wait_for_redirect(
         threading.Thread(target=read_pasted, args=(pasted,), daemon=True).start()
 
     class Callback(BaseHTTPRequestHandler):
+        timeout = CONNECTION_TIMEOUT_S  # the socket's: a silent connection is dropped
+
         def do_GET(self) -> None:
             target = urlsplit(self.path)
             if target.path != path:
@@ -176,7 +187,7 @@ def wait_for_redirect(
         def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never log it
             pass
 
-    server_class = _IPv6HTTPServer if ":" in host else HTTPServer
+    server_class = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
     try:
         server = server_class((host, port), Callback)
     except OSError as error:
@@ -206,13 +217,14 @@ def wait_for_redirect(
         reason = answer["error"][0]
         if reason == "access_denied":
             raise AuthorizationError("the authorization was declined in Spotify (access_denied); nothing was stored")
-        raise AuthorizationError(f"Spotify refused the authorization ({reason[:80]}); nothing was stored")
+        raise AuthorizationError(f"Spotify refused the authorization ({redact(reason)[:80]}); nothing was stored")
     if not answer.get("code"):
         raise AuthorizationError("the answer on the redirect URI carried no code; nothing was stored")
+    remember(answer["code"][0])
     return answer["code"][0]
 
 
-class _IPv6HTTPServer(HTTPServer):
+class _IPv6HTTPServer(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
@@ -227,7 +239,8 @@ def exchange_code(
     timeout: tuple[float, float] = (10.0, 30.0),
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Authorization:
-    """Trade the code (with the PKCE verifier) for a refresh token."""
+    """Trade the code (with the PKCE verifier) for a refresh token (a redirect is never followed)."""
+    remember_basic_credential(client_id, client_secret)
     try:
         response = session.post(
             f"{accounts_url.rstrip('/')}/api/token",
@@ -239,20 +252,24 @@ def exchange_code(
             },
             auth=(client_id, client_secret),
             timeout=timeout,
+            allow_redirects=False,
         )
     except requests.RequestException as error:
         raise AuthorizationError(f"could not reach the Spotify accounts service ({type(error).__name__})") from None
+    if response.is_redirect:
+        raise AuthorizationError(f"{redirect_refused(response, 'SPOTIFY_ACCOUNTS_URL')}; nothing was stored")
     try:
         body = response.json()
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
     if response.status_code == 200 and isinstance(body.get("refresh_token"), str):
+        remember(body["refresh_token"], str(body.get("access_token") or ""))
         return Authorization(body["refresh_token"], str(body.get("scope", "")), now())
     code_name = str(body.get("error", ""))
     if code_name == "invalid_client" or response.status_code == 401:
         raise ClientRejectedError()
-    description = str(body.get("error_description", ""))[:120]
+    description = redact(str(body.get("error_description", "")))[:120]
     raise AuthorizationError(
         f"Spotify refused to exchange the authorization code (HTTP {response.status_code} {code_name}"
         f"{': ' + description if description else ''}); nothing was stored; run `make auth` again"

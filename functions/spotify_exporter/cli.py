@@ -1,8 +1,10 @@
 """``spotify-exporter``: the command line, a thin shell over :mod:`spotify_exporter.export`.
 
 Exit status: 0 the snapshot is complete, 2 it is partial (what could be read was
-written; the manifest says what is missing), 1 nothing usable was written (bad
-settings, refused credentials, unreachable store) or the command line was wrong.
+written; the manifest says what is missing), 3 it is complete but the next run will
+be refused unless the user acts (a rotated refresh token could not be saved), 1
+nothing usable was written (bad settings, refused credentials, unreachable store) or
+the command line was wrong.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ from .settings import settings_from_env
 from .snapshot import PORTABLE_FOLDER
 from .stores import SnapshotStore
 from .stores.local import LocalFolderStore
+from .terminal import printable, printable_filter
 
-EXIT_COMPLETE, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
+EXIT_COMPLETE, EXIT_ERROR, EXIT_PARTIAL, EXIT_ACTION_REQUIRED = 0, 1, 2, 3
 DEFAULT_CONTAINER = "spotify"
 log = logging.getLogger("spotify_exporter")
 
@@ -89,6 +92,12 @@ class RichProgress:
         self._bars.update(self._tasks[dataset], total=outcome.count, completed=outcome.count, description=label)
 
 
+def say(text: str, err: bool = False) -> None:
+    """Print a line for the user: everything the command line prints goes through here, so names
+    from Spotify (playlists, songs, ids) cannot send escape sequences to the terminal."""
+    click.echo(printable(text), err=err)
+
+
 def _configure_logging(verbose: bool, console: Console | None) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     handler: logging.Handler
@@ -98,6 +107,7 @@ def _configure_logging(verbose: bool, console: Console | None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.addFilter(printable_filter())
     root = logging.getLogger("spotify_exporter")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -145,7 +155,7 @@ def cli(context: click.Context) -> None:
     """Back up a Spotify account: liked songs, playlists and their items, albums, artists,
     shows, episodes and audiobooks, as CSV + JSON snapshots."""
     if context.invoked_subcommand is None:
-        click.echo(context.get_help())
+        click.echo(context.get_help())  # our own text
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -278,12 +288,17 @@ def export(
             else:
                 result = run_export(client, store, **options)
     except NothingToResume as nothing:
-        click.echo(f"Nothing to resume: {nothing}")
+        say(f"Nothing to resume: {nothing}")
         return
-    click.echo(_summary(result))
+    say(_summary(result))
+    action_required = result.manifest.get("action_required") or []
+    for problem in action_required:
+        say(f"error: {problem}", err=True)
     if result.status != "complete":
-        click.echo(f"error: the snapshot is partial: {result.manifest.get('error') or 'see warnings'}", err=True)
+        say(f"error: the snapshot is partial: {result.manifest.get('error') or 'see warnings'}", err=True)
         sys.exit(EXIT_PARTIAL)
+    if action_required:
+        sys.exit(EXIT_ACTION_REQUIRED)
 
 
 def _snapshot_in(store: SnapshotStore, reference: str | None) -> tuple[SnapshotStore, SnapshotInfo]:
@@ -305,7 +320,7 @@ def list_command(
     store = _open_store(out, blob_url, blob_connection_string, container)
     listing = list_snapshots(store)
     if not listing.finished and not listing.unfinished:
-        click.echo(f"no snapshots in {store.location}")
+        say(f"no snapshots in {store.location}")
         return
     for info in listing.finished:
         datasets = info.manifest.get("datasets", {})
@@ -314,9 +329,9 @@ def list_command(
             for name, label in (("library", "liked"), ("playlists", "playlists"), ("playlist_items", "items"))
             if isinstance(datasets.get(name), dict)
         )
-        click.echo(f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}")
+        say(f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}")
     for folder in listing.unfinished:
-        click.echo(f"{folder}  unfinished (no manifest: the export died; ignored)")
+        say(f"{folder}  unfinished (no manifest: the export died; ignored)")
 
 
 @cli.command()
@@ -350,9 +365,9 @@ def diff(
         new_store, new_info = _snapshot_in(old_store if new is None else store, new)
     document = diff_snapshots(SnapshotReader(old_store, old_info), SnapshotReader(new_store, new_info))
     if as_json:
-        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        say(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        click.echo("\n".join(describe(document, limit)))
+        say("\n".join(describe(document, limit)))
 
 
 @cli.command()
@@ -381,7 +396,7 @@ def report(
             else Path("report.html")
         )
     written = write_report(store, output, account_id)
-    click.echo(f"Report written: {written.resolve()}")
+    say(f"Report written: {written.resolve()}")
 
 
 @cli.command()
@@ -420,14 +435,14 @@ def restore(
     _configure_logging(verbose, Console(stderr=True) if sys.stderr.isatty() else None)
     store, info = _snapshot_in(_open_store(out, blob_url, blob_connection_string, container), snapshot)
     if not info.complete:
-        click.echo(f"warning: {info.folder} is a partial snapshot; only what it holds can be restored", err=True)
+        say(f"warning: {info.folder} is a partial snapshot; only what it holds can be restored", err=True)
     selection = Selection(playlists, all_playlists, library, albums, artists)
     client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), settings_from_env(), [])
     plan, report = run_restore(SnapshotReader(store, info), client, selection, dry_run=dry_run)
     if report is None:
-        click.echo("\n".join([*plan.describe(), "Dry run: nothing was changed."]))
+        say("\n".join([*plan.describe(), "Dry run: nothing was changed."]))
         return
-    click.echo("\n".join(report.describe()))
+    say("\n".join(report.describe()))
 
 
 # -- portable: XSPF and JSPF of an existing snapshot ---------------------------------------
@@ -484,13 +499,13 @@ def main(argv: list[str] | None = None) -> None:
         error.show()
         sys.exit(EXIT_ERROR)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        say("aborted", err=True)
         sys.exit(EXIT_ERROR)
     except ExporterError as error:
-        click.echo(f"error: {error}", err=True)
+        say(f"error: {error}", err=True)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
-        click.echo("interrupted: no manifest was written, so this snapshot counts as incomplete", err=True)
+        say("interrupted: no manifest was written, so this snapshot counts as incomplete", err=True)
         sys.exit(130)
 
 

@@ -9,10 +9,17 @@ and the retry policy:
 * 401: the access token is refreshed once;
 * 403/404: :class:`ForbiddenError`, not retried (the resource is refused to this app);
 * any other 4xx: :class:`SpotifyRequestError`, not retried.
+
+Whatever a server does, a request ends: each has an overall deadline (:mod:`.deadlines`),
+answers are read at most :data:`MAX_ANSWER_BYTES` (decoded), odd ``Retry-After`` values pass one
+guard (:func:`_retry_after_seconds`), and the pager stops collections whose pages do not end as
+announced (:class:`_PagingGuard`). Cover images are optional work in a budget of their own
+(:class:`OptionalDownloads`).
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import random
 import threading
@@ -20,6 +27,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -33,24 +41,42 @@ import urllib3
 import urllib3.connection
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from . import deadlines
 from .auth import SpotifyAuth
 from .errors import (
     ExporterError,
     ForbiddenError,
+    OptionalWorkSkipped,
     OutOfTimeError,
+    OversizedAnswerError,
+    PagingError,
     RateLimitedError,
     SpotifyRequestError,
     SpotifyServerError,
 )
 from .pacing import RequestPacer
+from .redaction import redact
 from .settings import ClientSettings
 
 JSON = dict[str, Any]
 #: pages the request thread may fetch ahead of the reader (bounded memory)
 PAGES_AHEAD = 2
+#: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
+MAX_ANSWER_BYTES = 32 << 20
+#: bodies are read (and decompressed) this much at a time, so a size cap holds while reading
+_READ_STEP = 1 << 20
+#: how image files start, and the extension each is kept under (Spotify's covers are JPEGs)
+IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 #: Spotify counts requests as they arrive over 30 s; spacing them over a little more absorbs the
 #: network's jitter, so that no 30 s of arrivals ever holds more than the configured number
 PACING_WINDOW_S = 30.5
+
+
+def image_type(data: bytes) -> str | None:
+    """The extension of an image file by its first bytes (WebP: ``RIFF....WEBP``), None for anything else."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return next((extension for magic, extension in IMAGE_TYPES.items() if data.startswith(magic)), None)
 
 
 class _Answer(NamedTuple):
@@ -72,13 +98,17 @@ def _request_sent() -> None:
 
 class _SignallingConnection(urllib3.connection.HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
+        deadlines.attach(self)  # the request's overall deadline covers this connection
         super().request(*args, **kwargs)
+        deadlines.attach(self)  # connected by now: a deadline that passed meanwhile cuts it
         _request_sent()
 
 
 class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
+        deadlines.attach(self)
         super().request(*args, **kwargs)
+        deadlines.attach(self)
         _request_sent()
 
 
@@ -95,7 +125,8 @@ _SIGNALLING_POOLS = {"http": _SignallingPool, "https": _SignallingHTTPSPool}
 
 class _SignallingAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter whose connections say when a request has been written, before they
-    wait for its answer: the moment a page stream hands the previous page to its reader."""
+    wait for its answer: the moment a page stream hands the previous page to its reader; and
+    which put themselves under the request's overall deadline (:mod:`.deadlines`)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -138,14 +169,98 @@ class RequestStats:
     pacing_wait_s: float = 0.0
 
 
+#: connection failures in a row after which the image host is given up on for the run
+IMAGE_HOST_FAILURES_IN_A_ROW = 3
+
+
+class OptionalDownloads:
+    """The run's budget for optional downloads (cover art), which must never stretch or break a run.
+
+    It closes for the rest of the run after :data:`IMAGE_HOST_FAILURES_IN_A_ROW` connection
+    failures in a row (the image host is down or swallows connections) or once ``budget_s``
+    seconds went into downloads; :meth:`check` then raises :class:`OptionalWorkSkipped`. Every
+    download's own deadline is cut to what is left, so the budget holds during a request too.
+    """
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self._spent_s = 0.0
+        self._failures_in_a_row = 0
+        #: why the remaining downloads are skipped (None while open)
+        self.closed: str | None = None
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.budget_s - self._spent_s)
+
+    def check(self) -> None:
+        if self.closed is None and self.remaining_s() <= 0:
+            self.closed = f"the {self.budget_s:.0f} s allowed per run for cover images were spent"
+        if self.closed is not None:
+            raise OptionalWorkSkipped(self.closed)
+
+    def spent(self, seconds: float, *, connection_failed: bool = False) -> None:
+        self._spent_s += max(0.0, seconds)
+        self._failures_in_a_row = self._failures_in_a_row + 1 if connection_failed else 0
+        if self._failures_in_a_row >= IMAGE_HOST_FAILURES_IN_A_ROW and self.closed is None:
+            self.closed = f"the image host failed to answer {self._failures_in_a_row} times in a row"
+
+
 @dataclass(frozen=True)
 class Page:
-    """One page of a paged collection, whatever its paging style."""
+    """One page of a paged collection, whatever its paging style.
+
+    ``items`` holds only JSON objects: elements that are not (Spotify has sent ``null``) are
+    dropped by the pager, their places on the page kept in ``skipped``."""
 
     items: list[JSON]
     total: int | None
     #: False on the last page: the collection is fully read once this page is written
     has_more: bool = False
+    #: indexes on the page, as Spotify sent it, of the elements that were not objects
+    skipped: tuple[int, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """How many elements Spotify sent on this page (``skipped`` ones included)."""
+        return len(self.items) + len(self.skipped)
+
+    def numbered(self) -> Iterator[tuple[int, JSON]]:
+        """``(index on the page, item)``: positions stay true when an element was skipped."""
+        index = 0
+        for item in self.items:
+            while index in self.skipped:
+                index += 1
+            yield index, item
+            index += 1
+
+
+class _PagingGuard:
+    """Where the pager decides whether to follow ``next``: the one place that stops a collection
+    whose links repeat, that runs past its ``total`` or that pages on with nothing in them, so no
+    answer of Spotify's can make a run loop forever. Spotify has served a ``next`` stuck at one
+    offset; once everything announced has been read such a link is the end, before that it is an
+    error for the dataset (what was read is kept)."""
+
+    def __init__(self, path: str, page_limit: int) -> None:
+        self._path = path
+        self._limit = page_limit
+        self._followed: set[str] = set()
+        self.read = 0  # elements received, objects or not
+
+    def next_url(self, link: object, total: int | None, page_size: int) -> str | None:
+        self.read += page_size
+        if not isinstance(link, str) or not link:
+            return None
+        done = total is not None and self.read >= total
+        if link in self._followed or page_size == 0:
+            if done:
+                return None
+            what = "repeated a page" if link in self._followed else "sent an empty page"
+            raise PagingError(self._path, f"{what} after {self.read} of {total if total is not None else '?'} items")
+        if total is not None and self.read > total + self._limit:
+            raise PagingError(self._path, f"went on past its total of {total} items")
+        self._followed.add(link)
+        return link
 
 
 class PageStream:
@@ -182,6 +297,8 @@ class PageStream:
     def _fetch_all(self, query: Mapping[str, str | int]) -> None:
         url: str | None = self._path
         params: Mapping[str, str | int] | None = query
+        guard = _PagingGuard(self._path, int(query.get("limit", 50)))
+        stop: PagingError | None = None
         try:
             while url:
                 if self._ready is not None:
@@ -190,13 +307,22 @@ class PageStream:
                 paging = body.get(self._container_key, {}) if self._container_key else body
                 if not isinstance(paging, dict):
                     raise SpotifyServerError(self._path, 1, "a page without its paging object")
-                next_url = paging.get("next")
-                url, params = (next_url if isinstance(next_url, str) and next_url else None), None
+                elements = paging.get("items") or []
+                if not isinstance(elements, list):
+                    raise SpotifyServerError(self._path, 1, "a page whose items are not a list")
                 total = paging.get("total")
-                items = list(paging.get("items") or [])
-                self._ready = Page(items, total if isinstance(total, int) else None, has_more=url is not None)
+                total = total if isinstance(total, int) and not isinstance(total, bool) else None
+                try:
+                    url, params = guard.next_url(paging.get("next"), total, len(elements)), None
+                except PagingError as error:  # raised to the reader after this page, which is fine
+                    stop, url = error, None
+                items = [element for element in elements if isinstance(element, dict)]
+                skipped = tuple(n for n, element in enumerate(elements) if not isinstance(element, dict))
+                self._ready = Page(items, total, has_more=url is not None or stop is not None, skipped=skipped)
             self._make_room()
             self._hand_over()
+            if stop is not None:
+                raise stop
         except _Abandoned:
             pass
         except BaseException as error:  # handed to the reader, raised there
@@ -271,8 +397,13 @@ class SpotifyClient:
         )  # fmt: skip
         self._api = urlsplit(settings.api_url)
         self._timeout = (settings.connect_timeout_s, settings.read_timeout_s)
-        # every request to the API host goes through connections that report when it is sent
-        session.mount(f"{self._api.scheme}://{self._api.netloc}/", _SignallingAdapter())
+        # every request (API, token, images) goes through connections that report when it is sent
+        # and that the watchdog can cut at the request's deadline
+        adapter = _SignallingAdapter()
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._watchdog = deadlines.Watchdog()
+        self.optional = OptionalDownloads(settings.cover_budget_s)
         self.stats = RequestStats()
         self._worker: ThreadPoolExecutor | None = None
         self._halted: ExporterError | None = None
@@ -281,6 +412,11 @@ class SpotifyClient:
     @property
     def token_refreshes(self) -> int:
         return self._auth.refreshes
+
+    @property
+    def action_required(self) -> list[str]:
+        """What the user must do before the next run (a rotated refresh token that could not be saved)."""
+        return list(self._auth.unsaved_tokens)
 
     def recent_request_ages(self) -> list[float]:
         """How long ago each request of the current pacing window was sent, for the next run to go on from."""
@@ -351,7 +487,7 @@ class SpotifyClient:
                 return False
             if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
                 return not self._can_wait(error.retry_after_s)
-            transient_failures += 1  # includes a 429 without Retry-After: backed off like a 5xx
+            transient_failures += 1  # includes a 429 without a usable Retry-After: backed off like a 5xx
             return not retry_failures or transient_failures >= self.settings.max_attempts
 
         def wait(state: RetryCallState) -> float:
@@ -382,10 +518,12 @@ class SpotifyClient:
                 with attempt:
                     body = self._send(method, url, params, json_body, data, content_type)
         except _TooManyRequests as error:
-            if error.retry_after_s is None:
-                raise SpotifyServerError(path, transient_failures, "HTTP 429 without Retry-After") from None
-            retry_at = self._now() + timedelta(seconds=error.retry_after_s)
-            self._halted = RateLimitedError(retry_at, error.retry_after_s)
+            # the rate limit is the whole app's: once it outlasts our patience nothing more is sent
+            if error.retry_after_s is None:  # no usable Retry-After, and backing off did not help
+                self._halted = RateLimitedError(None, None)
+            else:
+                retry_at = self._now() + timedelta(seconds=error.retry_after_s)
+                self._halted = RateLimitedError(retry_at, error.retry_after_s)
             raise self._halted from None
         except _Transient as error:
             raise SpotifyServerError(path, transient_failures, str(error)) from None
@@ -394,9 +532,14 @@ class SpotifyClient:
         return body
 
     def download(self, url: str, max_bytes: int = 4 << 20) -> bytes:
-        """GET a file from Spotify's image CDN: no bearer token (it is not the API host), no pacing
-        (the CDN is not the API's rate limit), retried like an API call, and only when no
-        collection is still being fetched (it waits its turn on the request thread)."""
+        """GET an image from Spotify's image CDN: optional work, in the run's budget for it.
+
+        No bearer token (it is not the API host), no pacing (the CDN is not the API's rate limit),
+        no redirect followed, short timeouts, at most two attempts (a connection failure is not
+        tried again: the next file is the next try). The answer must be an image of at most
+        ``max_bytes``. Once :attr:`optional` has closed (a few connection failures in a row, or
+        its time spent) :class:`OptionalWorkSkipped` is raised without a request. It runs on the
+        request thread, after every collection queued before it."""
         if self._halted is not None:
             raise self._halted
         if self._worker is None:
@@ -404,46 +547,40 @@ class SpotifyClient:
         return self._worker.submit(self._download, url, max_bytes).result()
 
     def _download(self, url: str, max_bytes: int) -> bytes:
-        path = urlsplit(url).path
-        attempts = 0
-
-        def send() -> bytes:
-            nonlocal attempts
-            attempts += 1
+        target = urlsplit(url)
+        path = target.path
+        timeout = self.settings.image_timeout_s
+        for attempt in (1, 2):
+            self.optional.check()
             self._check_deadline()
             self.stats.downloads += 1
+            started = self._clock()
             try:
-                response = self._session.get(
-                    url, timeout=(self.settings.connect_timeout_s, self.settings.read_timeout_s), stream=True
-                )
-                with response:
-                    if response.status_code == 200:
-                        data = bytearray()
-                        for chunk in response.iter_content(1 << 16):
-                            data += chunk
-                            if len(data) > max_bytes:
-                                raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes")
-                        return bytes(data)
-            except requests.RequestException as error:
-                raise _Transient(type(error).__name__) from None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _Transient(f"HTTP {response.status_code}")
-            if response.status_code in (403, 404, 410):
-                raise ForbiddenError(path, response.status_code, "the link has expired or the file is gone")
-            raise SpotifyRequestError(path, response.status_code)
-
-        try:
-            for attempt in Retrying(
-                retry=retry_if_exception_type(_Transient),
-                stop=lambda state: attempts >= self.settings.max_attempts,
-                wait=lambda state: self._backoff(attempts),
-                sleep=self._sleep,
-                reraise=True,
-            ):
-                with attempt:
-                    return send()
-        except _Transient as error:
-            raise SpotifyServerError(path, attempts, str(error)) from None
+                with self._limited(min(2 * timeout, self.optional.remaining_s())):
+                    answer = self._call("GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout))
+                    body = _read_body(answer, max_bytes)
+            except _Transient as error:
+                self.optional.spent(self._clock() - started, connection_failed=True)
+                raise SpotifyServerError(path, attempt, str(error)) from None
+            except _TooLarge:
+                self.optional.spent(self._clock() - started)
+                raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes") from None
+            self.optional.spent(self._clock() - started)
+            status = answer.status_code
+            if status == 200:
+                if image_type(body) is None:
+                    raise SpotifyRequestError(path, 200, "an answer that is not an image; it is not kept")
+                return body
+            if 300 <= status < 400:
+                location = urlsplit(answer.headers.get("Location") or "").netloc or target.netloc
+                raise SpotifyRequestError(path, status, f"a redirect to {location}, not followed")
+            if status in (403, 404, 410):
+                raise ForbiddenError(path, status, "the link has expired or the file is gone")
+            if not (status == 429 or status >= 500):
+                raise SpotifyRequestError(path, status)
+            if attempt == 2 or self._backoff(1) >= self.optional.remaining_s():
+                raise SpotifyServerError(path, attempt, f"HTTP {status}")
+            self._sleep(self._backoff(1))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def pages(
@@ -475,6 +612,7 @@ class SpotifyClient:
         if self._worker is not None:
             self._worker.shutdown(wait=True, cancel_futures=True)
             self._worker = None
+        self._watchdog.stop()
 
     # -- one HTTP exchange -------------------------------------------------------------------
 
@@ -488,6 +626,26 @@ class SpotifyClient:
         if self._deadline is not None and self._clock() + upcoming_s >= self._deadline:
             raise OutOfTimeError(self._budget_s or 0.0)
 
+    @contextmanager
+    def _limited(self, seconds: float) -> Iterator[None]:
+        """Run one request (with any token refresh it needs) under an overall deadline: ``seconds``,
+        or less if the run's time budget ends sooner. A request still open then is cut: the
+        caller sees a transient failure, or :class:`OutOfTimeError` when it was the run's budget."""
+        remaining = self._deadline - self._clock() if self._deadline is not None else None
+        by_budget = remaining is not None and remaining <= seconds
+        limit_s = remaining if remaining is not None and by_budget else seconds
+        with self._watchdog.limit(limit_s) as limit:
+            try:
+                yield
+            except (_Transient, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                if not limit.expired:
+                    if isinstance(error, _Transient):
+                        raise
+                    raise _Transient(type(error).__name__) from None
+                if by_budget:
+                    raise OutOfTimeError(self._budget_s or 0.0) from None
+                raise _Transient(f"no complete answer within {limit_s:.3g} s") from None
+
     def _send(
         self,
         method: str,
@@ -499,23 +657,25 @@ class SpotifyClient:
     ) -> JSON:
         self._check_deadline()
         self.stats.pacing_wait_s += self._pacer.wait_turn()
-        token = self._auth.access_token()
-        self.stats.requests += 1
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        try:
-            response = self._call(method, url, params, headers, json_body, data)
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-            raise _Transient(f"{type(error).__name__}") from None
+        with self._limited(self.settings.request_deadline_s):
+            token = self._auth.access_token()
+            self.stats.requests += 1
+            headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
+            if content_type:
+                headers["Content-Type"] = content_type
+            answer = self._call(method, url, params, headers, json_body, data, self._timeout)
+            try:
+                response = _Answer(answer.status_code, answer.headers, _read_body(answer, MAX_ANSWER_BYTES))
+            except _TooLarge:
+                raise OversizedAnswerError(urlsplit(url).path, MAX_ANSWER_BYTES) from None
         status = response.status
         if method != "GET" and status in (200, 201, 202, 204):
             self.stats.writes += 1
             try:
-                answer = orjson.loads(response.body) if response.body else {}
+                answer_body = orjson.loads(response.body) if response.body else {}
             except orjson.JSONDecodeError:
-                answer = {}  # the write was done; an odd body is no reason to do it again
-            return answer if isinstance(answer, dict) else {}
+                answer_body = {}  # the write was done; an odd body is no reason to do it again
+            return answer_body if isinstance(answer_body, dict) else {}
         if status == 200:
             try:
                 body = orjson.loads(response.body)
@@ -544,12 +704,13 @@ class SpotifyClient:
         headers: Mapping[str, str],
         json_body: object,
         data: bytes | None,
-    ) -> _Answer:
-        """One API request, answer read whole, through the session's adapter: the session still
-        supplies headers, proxies, TLS settings and the connection pool, but ``Session.request``'s
-        per-call work (merging settings, cookies, hooks, redirects: none applies to this API) and
-        requests' reading of the body in 10 kB steps are skipped. Both ran between an answer and
-        the next request, where every millisecond adds to an export's wall time."""
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        """One request through the session's adapter, the answer's headers read, its body not yet
+        (:func:`_read_body`): the session still supplies headers, proxies, TLS settings and the
+        connection pool, but ``Session.request``'s per-call work (merging settings, cookies, hooks,
+        following redirects: none applies here) is skipped. It ran between an answer and the next
+        request, where every millisecond adds to an export's wall time."""
         session = self._session
         request = requests.PreparedRequest()
         request.prepare_method(method)
@@ -557,10 +718,9 @@ class SpotifyClient:
         request.prepare_headers({**session.headers, **headers})
         request.prepare_body(data, None, json_body)
         verify = True if session.verify is None else session.verify
-        response = session.get_adapter(url).send(
-            request, stream=True, timeout=self._timeout, verify=verify, cert=session.cert, proxies=session.proxies
+        return session.get_adapter(url).send(
+            request, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies
         )
-        return _Answer(response.status_code, response.headers, response.raw.read(decode_content=True))
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -590,26 +750,61 @@ class SpotifyClient:
         return path_or_url
 
 
+class _TooLarge(Exception):
+    """The answer ran past the size allowed for it."""
+
+
+def _read_body(response: requests.Response, max_bytes: int) -> bytes:
+    """The whole body, decoded, in steps: past ``max_bytes`` (decoded, so a gzip bomb counts as
+    what it inflates to) the connection is dropped and :class:`_TooLarge` raised."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes and not response.headers.get("Content-Encoding"):
+        response.close()
+        raise _TooLarge()
+    data = bytearray()
+    while chunk := response.raw.read(_READ_STEP, decode_content=True):
+        data += chunk
+        if len(data) > max_bytes:
+            response.close()
+            raise _TooLarge()
+    return bytes(data)
+
+
+#: the longest ``Retry-After`` taken as it is; a longer one (``inf``, ``1e12``) is a ban of this length
+RETRY_AFTER_CAP_S = 7 * 86_400.0
+
+
 def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
+    """The wait a ``Retry-After`` asks for, in seconds, at most :data:`RETRY_AFTER_CAP_S`.
+
+    The retry policy's one guard against odd values: None when the header gives no usable wait
+    (absent, not a number or date, ``nan``, zero, negative, a date already past), and the request
+    then backs off exponentially for a bounded number of attempts, never retrying at once in a loop;
+    infinite or huge values become the cap, a ban that stops the run instead of overflowing a date.
+    """
     if not header:
         return None
     try:
-        return max(0.0, float(header))
+        seconds = float(header)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC with no claim about local time
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if math.isnan(seconds) or seconds <= 0:
         return None
-    return max(0.0, (when - now).total_seconds())
+    return min(seconds, RETRY_AFTER_CAP_S)
 
 
 def _error_message(response: _Answer) -> str:
+    """Spotify's own words on an error, short (secrets a server echoed are taken out before the cut)."""
     try:
         body = orjson.loads(response.body)
     except orjson.JSONDecodeError:
         return ""
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", ""))[:200]
-    return str(error or "")[:200]
+    message = error.get("message", "") if isinstance(error, dict) else error
+    return redact(str(message or ""))[:200]

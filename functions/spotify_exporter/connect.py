@@ -31,7 +31,8 @@ def connect(
 ) -> SpotifyClient:
     """A ready client; a refresh token Spotify rotates is saved back to ``secrets`` at once.
 
-    Problems saving it are appended to ``warnings`` so they reach the manifest and the log.
+    Problems saving it are logged at once and kept in ``client.action_required``: the export puts
+    them into the manifest's ``warnings`` and ``action_required`` (the next run will be refused).
     ``sleep`` is every wait the client makes (pacing, backoff, ``Retry-After``): tests pass a recorder.
     ``time_budget_s`` ends the run as partial before a host (e.g. the Functions timeout) kills it.
     ``earlier_request_ages``: the pacing window's requests of the run before this one (same app).
@@ -51,13 +52,13 @@ def connect(
     session.verify = environment["verify"]
     session.trust_env = False
 
-    def keep_rotated_token(refresh_token: str) -> None:
+    def keep_rotated_token(refresh_token: str) -> str | None:
         problem = secrets.save_refresh_token(refresh_token)
         if problem:
             log.warning("%s", problem)
-            warnings.append(problem)
         else:
             log.info("Spotify issued a new refresh token; saved it to %s", secrets.description)
+        return problem
 
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
     auth = SpotifyAuth(

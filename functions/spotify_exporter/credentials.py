@@ -7,6 +7,7 @@ new one would lock the next run out).
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,10 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from dotenv import dotenv_values, set_key
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from .accounts import DEFAULT_ACCOUNT, auth_args, check_alias, env_name
 from .errors import ConfigError
+from .files import write_file_atomically
+from .redaction import remember, remember_basic_credential
 from .token_age import parse_authorized_at
 
 CLIENT_ID = "SPOTIFY_CLIENT_ID"
@@ -33,6 +37,10 @@ class SpotifyCredentials:
     client_id: str = field(repr=False)
     client_secret: str = field(repr=False)
     refresh_token: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        remember_basic_credential(self.client_id, self.client_secret)
+        remember(self.refresh_token)
 
 
 class SecretSource(Protocol):
@@ -95,7 +103,7 @@ class EnvironmentSecrets:
     def _file_values(self) -> dict[str, str]:
         if self._dotenv_path is None or not self._dotenv_path.is_file():
             return {}
-        return {key: value for key, value in dotenv_values(self._dotenv_path).items() if value}
+        return read_dotenv(self._dotenv_path)
 
     def load(self) -> SpotifyCredentials:
         from_file = self._file_values()
@@ -134,13 +142,52 @@ class EnvironmentSecrets:
                 f"Spotify issued a new refresh token but {self._refresh_key} comes from the environment, "
                 f"so it could not be saved; run `{self.auth_command}` if the next export is refused"
             )
-        write_dotenv_value(self._dotenv_path, self._refresh_key, refresh_token)
+        try:
+            write_dotenv(self._dotenv_path, {self._refresh_key: refresh_token})
+        except (OSError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            return (
+                f"Spotify issued a new refresh token but it could not be saved to {self._dotenv_path} ({reason}); "
+                f"the next export will be refused: run `{self.auth_command}` to authorize again"
+            )
         return None
 
 
-def write_dotenv_value(path: Path, key: str, value: str) -> None:
-    """Set one key in a .env file, keeping its other lines, readable by the owner only."""
-    if not path.exists():
-        path.touch(mode=0o600)
-    path.chmod(0o600)
-    set_key(path, key, value, quote_mode="never")
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The non-empty values of a .env file, as python-dotenv reads them."""
+    return {key: value for key, value in dotenv_values(path).items() if value}
+
+
+def write_dotenv(path: Path, values: Mapping[str, str]) -> Path:
+    """Set ``values`` in the .env file at ``path``, all in one atomic write; the file written is returned.
+
+    The one writer of ``.env``: every other line is kept as it was (comments, other keys, ``export``
+    prefixes), a key set twice keeps only its first place (python-dotenv takes the last one), new
+    keys are appended, and the file is replaced whole through a temp file (mode 0600, a symlink
+    stays a symlink: :func:`~spotify_exporter.files.write_file_atomically`). Values are single-quoted
+    so that newlines, quotes, ``#`` and spaces read back identically; a value python-dotenv cannot
+    give back as it was (a carriage return, ``${``) is refused with ``ValueError``: nothing is written.
+    """
+    for key, value in values.items():
+        if "\r" in value or "${" in value:
+            raise ValueError(f"the value for {key} holds a carriage return or '${{', which .env cannot keep as it is")
+    target = Path(path).expanduser()
+    text = target.read_bytes().decode("utf-8") if target.is_file() else ""  # line ends kept as they are
+    pending = dict(values)
+    lines: list[str] = []
+    for binding in parse_stream(io.StringIO(text)):
+        original = binding.original.string
+        if binding.key not in values:
+            lines.append(original)
+        elif binding.key in pending:
+            export = "export " if original.lstrip().startswith("export ") else ""
+            lines.append(f"{export}{binding.key}={_single_quoted(pending.pop(binding.key))}\n")
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    lines.extend(f"{key}={_single_quoted(value)}\n" for key, value in pending.items())
+    return write_file_atomically(target, "".join(lines).encode("utf-8"))
+
+
+def _single_quoted(value: str) -> str:
+    """python-dotenv's single quotes: only ``\\`` and ``\'`` are escapes, a newline is kept as it is."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

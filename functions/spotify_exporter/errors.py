@@ -1,15 +1,21 @@
 """One error family, each with a one-line message that tells the user what to do.
 
-Messages never contain secrets: tokens and client secrets are never passed in.
+Messages never contain secrets: tokens and client secrets are never passed in, and whatever a
+server put into a message (an echoed request) passes :func:`~spotify_exporter.redaction.redact`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from .redaction import redact
+
 
 class ExporterError(Exception):
-    """Base class: the message is a complete, actionable sentence for the user."""
+    """Base class: the message is a complete, actionable sentence for the user (secrets redacted)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(ExporterError):
@@ -37,9 +43,15 @@ class ClientRejectedError(ExporterError):
 class RateLimitedError(ExporterError):
     """Spotify asked us to wait longer than the wait budget allows."""
 
-    def __init__(self, retry_at: datetime, retry_after_s: float) -> None:
+    def __init__(self, retry_at: datetime | None, retry_after_s: float | None) -> None:
         self.retry_at = retry_at
         self.retry_after_s = retry_after_s
+        if retry_at is None or retry_after_s is None:
+            super().__init__(
+                "Spotify kept answering 429 (too many requests) without saying for how long; "
+                "run the export again in a few hours"
+            )
+            return
         super().__init__(
             f"Spotify rate-limited this app for {_human_duration(retry_after_s)}; "
             f"run the export again after {retry_at.strftime('%Y-%m-%d %H:%M:%S UTC')}"
@@ -62,6 +74,29 @@ class SpotifyServerError(ExporterError):
     def __init__(self, path: str, attempts: int, detail: str) -> None:
         self.path = path
         super().__init__(f"Spotify kept failing on {path} after {attempts} attempts ({detail}); try again later")
+
+
+class PagingError(SpotifyServerError):
+    """Spotify's pages of a collection did not end as announced (a page repeated, an empty page
+    before the end, more items than the total): the dataset stops there, what was read is kept."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        self.path = path
+        ExporterError.__init__(self, f"Spotify's paging of {path} {detail}; the items read before are kept")
+
+
+class OversizedAnswerError(SpotifyServerError):
+    """An answer larger than any the API gives (or a compression bomb): not read further, not retried."""
+
+    def __init__(self, path: str, max_bytes: int) -> None:
+        self.path = path
+        ExporterError.__init__(
+            self, f"Spotify answered {path} with more than {max_bytes >> 20} MB; it was not read (try again later)"
+        )
+
+
+class OptionalWorkSkipped(ExporterError):
+    """Optional work (cover images) is skipped for the rest of this run; the next run tries again."""
 
 
 class SpotifyRequestError(ExporterError):

@@ -24,11 +24,12 @@ import orjson
 
 from . import __version__, rows
 from .carryover import PlaylistArchive
-from .client import JSON, Page, PageStream, SpotifyClient
+from .client import JSON, Page, PageStream, SpotifyClient, image_type
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
 from .portable import PortableBuilder, PortableError, PortableIndex
+from .redaction import redact
 from .resume import PartialSnapshot, ResumeChoice
 from .snapshot import (
     DATASET_FILES,
@@ -37,6 +38,7 @@ from .snapshot import (
     PROFILE_FILE,
     DatasetSink,
     SnapshotWriter,
+    cover_file,
     iso_utc,
     snapshot_folder,
 )
@@ -151,10 +153,11 @@ class Export:
         self._write_changes = changes
         self._base: SnapshotReader | None = None
         self.playlists_reused = 0
-        self.covers: dict[str, str] = {}
+        self.covers: dict[str, str | None] = {}
         self.portable: PortableIndex | None = None
         self._portable = PortableBuilder()
         self._account_id = ""
+        self._skipped_elements: dict[str, int] = {}
         self._choose_resume = resume
         self.resuming: PartialSnapshot | None = None
         self._item_offsets: dict[str, int] = {}  # resuming: where reading a cut-off playlist goes on
@@ -200,8 +203,17 @@ class Export:
         status = (
             "complete" if all(o.status in ("complete", "unavailable") for o in self.outcomes.values()) else "partial"
         )
+        for name, count in self._skipped_elements.items():
+            self.outcomes[name].extra["skipped_elements"] = count
+            self.warnings.append(
+                f"{name}: Spotify sent {count} empty element(s) (null) among the items; they were skipped "
+                "(nothing else is missing)"
+            )
         if self._stop is not None:
             self.warnings.append(str(self._stop))
+        # the snapshot itself is whole (its status says so); the user must still act before next week
+        action_required = self.client.action_required
+        self.warnings.extend(problem for problem in action_required if problem not in self.warnings)
         if self._write_changes:
             self._write_changes_file(writer, folder, iso_utc(started_at), status)
         stats = self.client.stats
@@ -217,7 +229,8 @@ class Export:
             "datasets": {name: self.outcomes[name].as_manifest() for name in DATASET_ORDER},
             "requests": int(counters["requests"]),
             "retries": int(counters["retries"]),
-            "warnings": self._manifest_warnings(),
+            "warnings": [redact(warning) for warning in self._manifest_warnings()],
+            "action_required": action_required,
             "error": str(self._stop) if self._stop else None,
             "rate_limit_wait_s": round(counters["rate_limit_wait_s"], 1),
             "token_refreshes": int(counters["token_refreshes"]),
@@ -334,6 +347,7 @@ class Export:
                     for raw in page.items:
                         sink.add(dataset.to_row(raw), raw)
                     outcome.count = sink.rows
+                    self._note_skipped(dataset.name, page)
                     self.progress.advanced(dataset.name, len(page.items))
         self._finished(dataset.name, outcome)
 
@@ -348,8 +362,9 @@ class Export:
                 return
         elif not self._skipped(listing):
             for page in self._guarded("playlists", listing, self.client.pages("/me/playlists")):
-                playlists.extend(p for p in page.items if isinstance(p, dict))
+                playlists.extend(page.items)
                 listing.count = len(playlists)
+                self._note_skipped("playlists", page)
         statuses: list[str] = []
         with (
             self._archive_for(playlists) as archive,
@@ -504,28 +519,48 @@ class Export:
 
     def _download_covers(self, writer: SnapshotWriter, playlists: list[JSON]) -> None:
         """Custom covers of the user's own playlists; their URLs expire within a day, so the image
-        itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items."""
+        itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items.
+
+        Optional work: the client's budget for it (:class:`~spotify_exporter.client.OptionalDownloads`)
+        may skip the rest, and no failure here makes the snapshot partial. A cover that is not in the
+        snapshot is listed in ``covers`` as null; the next export tries it again."""
         if self._stop is not None:
             return
         failed = 0
+        skipped: list[str] = []
+        reason = ""
         for playlist in playlists:
             url = custom_cover_url(playlist, self._account_id)
-            if url is None or str(playlist.get("id")) in self.covers:  # resuming: an earlier run has it
+            if url is None or self.covers.get(str(playlist.get("id"))):  # resuming: an earlier run has it
+                continue
+            playlist_id = str(playlist.get("id"))
+            self.covers[playlist_id] = None
+            if reason:
+                skipped.append(playlist_id)
                 continue
             try:
                 image = self.client.download(url)
             except DATASET_ERRORS as error:
-                log.warning("cover of playlist %s: %s", playlist.get("id"), error)
+                log.warning("cover of playlist %s: %s", playlist_id, error)
                 failed += 1
                 continue
-            except ExporterError as error:
-                self._stop = error
-                return
-            name = f"covers/{playlist.get('id')}.jpg"
+            except ExporterError as error:  # the budget for covers closed, or the run's own ran out
+                reason = str(error)
+                skipped.append(playlist_id)
+                continue
+            name = cover_file(playlist_id, image_type(image) or "jpg")
             writer.write_bytes(name, image)
-            self.covers[str(playlist.get("id"))] = name
+            self.covers[playlist_id] = name
         if failed:
-            self.warnings.append(f"the custom cover of {failed} playlist(s) could not be downloaded")
+            self.warnings.append(
+                f"the custom cover of {failed} playlist(s) could not be downloaded (null under covers in the manifest)"
+            )
+        if skipped:
+            self.warnings.append(
+                f"{len(skipped)} custom cover(s) were not downloaded: {reason}; they are null under covers in the "
+                "manifest and the next export tries again (the rest of the snapshot is complete)"
+            )
+            log.warning("%s custom cover(s) skipped for this run: %s", len(skipped), reason)
 
     # -- portable playlists and changes ------------------------------------------------------
 
@@ -586,12 +621,11 @@ class Export:
         position = start
         try:
             for page in stream:
-                for entry in page.items:
-                    envelope = {"playlist_id": playlist.get("id"), "position": position, "entry": entry}
-                    sink.add(
-                        rows.playlist_item_row(playlist, position, entry if isinstance(entry, dict) else {}), envelope
-                    )
-                    position += 1
+                for index, entry in page.numbered():
+                    envelope = {"playlist_id": playlist.get("id"), "position": position + index, "entry": entry}
+                    sink.add(rows.playlist_item_row(playlist, position + index, entry), envelope)
+                position += page.size
+                self._note_skipped("playlist_items", page)
                 self.progress.advanced("playlist_items", len(page.items))
         except ForbiddenError as error:
             if error.status == 403 and position == 0:
@@ -638,6 +672,11 @@ class Export:
 
     def _note_failure(self, what: str, error: ExporterError) -> None:
         log.warning("%s: %s", what, error)
+
+    def _note_skipped(self, dataset: str, page: Page) -> None:
+        """Count elements the pager dropped (not objects); each dataset gets one warning at the end."""
+        if page.skipped:
+            self._skipped_elements[dataset] = self._skipped_elements.get(dataset, 0) + len(page.skipped)
 
     def _finished(self, name: str, outcome: DatasetOutcome) -> None:
         level = logging.INFO if outcome.status == "complete" else logging.WARNING

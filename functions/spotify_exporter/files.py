@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -34,8 +35,7 @@ def write_file_atomically(path: Path, data: bytes, *, mode: int = PRIVATE) -> Pa
         target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(target)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temp = Path(temp_name)
+    fd, temp = create_temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as stream:
             stream.write(data)
@@ -52,13 +52,33 @@ def write_file_atomically(path: Path, data: bytes, *, mode: int = PRIVATE) -> Pa
     return target
 
 
+def create_temp_beside(target: Path) -> tuple[int, Path]:
+    """A new temp file ``.<name>.<8 random characters>.tmp`` in ``target``'s folder, open for writing:
+    ``O_EXCL`` (never a planted file or symlink), mode 0600 (less if the umask says so)."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    return fd, Path(temp_name)
+
+
+#: the names :func:`create_temp_beside` gives (``mkstemp``'s random part is 8 of ``[a-z0-9_]``)
+TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
 def remove_stale_temps(target: Path, *, older_than_s: float = STALE_TEMP_S) -> None:
     """Delete what a writer killed mid-write left beside ``target`` (``.<name>.<random>.tmp``)."""
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+    prefix = f".{target.name}."
+    _remove_stale(target.parent, lambda name: name.startswith(prefix) and len(name) == len(prefix) + 12, older_than_s)
+
+
+def remove_stale_temps_in(folder: Path, *, older_than_s: float = STALE_TEMP_S) -> None:
+    """Delete every temp file writers killed mid-write left in ``folder`` (one the program owns)."""
+    _remove_stale(folder, lambda name: True, older_than_s)
+
+
+def _remove_stale(folder: Path, wanted: Callable[[str], bool], older_than_s: float) -> None:
     cutoff = time.time() - older_than_s
     with suppress(OSError):
-        for sibling in target.parent.iterdir():
-            if pattern.match(sibling.name) and sibling.lstat().st_mtime < cutoff:
+        for sibling in folder.iterdir():
+            if TEMP_FILE.match(sibling.name) and wanted(sibling.name) and sibling.lstat().st_mtime < cutoff:
                 with suppress(OSError):
                     sibling.unlink()
 

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from .errors import ExporterError
+from .pathnames import name_of_part, path_part
 from .snapshot import DATASET_FILES, MANIFEST, PROFILE_FILE
 from .stores import SnapshotStore
 from .stores.local import LocalFolderStore
@@ -46,7 +47,12 @@ class SnapshotInfo:
 
     @property
     def account_id(self) -> str:
-        return self.folder.partition("/")[0]
+        """The Spotify user id (the folder holds it as :func:`~spotify_exporter.pathnames.path_part` made it)."""
+        part = self.folder.partition("/")[0]
+        recorded = self.manifest.get("account_id")
+        if isinstance(recorded, str) and path_part(recorded) == part:
+            return recorded
+        return name_of_part(part)
 
     @property
     def stamp(self) -> str:
@@ -78,7 +84,7 @@ class SnapshotListing:
 
 def _folders(store: SnapshotStore, account_id: str | None) -> dict[str, bool]:
     """Snapshot folders (by time, then account) and whether each has its manifest."""
-    prefix = f"{account_id}/" if account_id else ""
+    prefix = f"{path_part(account_id)}/" if account_id else ""
     folders: dict[str, bool] = {}
     for key in store.list_files(prefix):
         parts = key.split("/")

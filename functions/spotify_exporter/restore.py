@@ -48,6 +48,7 @@ from .client import SpotifyClient
 from .diff import SAVED_KINDS
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotReader, playlist_of_item_line
+from .pathnames import path_part
 from .stores import SnapshotStore
 
 log = logging.getLogger("spotify_exporter")
@@ -175,7 +176,7 @@ class Journal:
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
         account, _, stamp = snapshot_folder.partition("/")
-        path = f"{account}/restores/{stamp}-into-{target_account}.json"
+        path = f"{account}/restores/{stamp}-into-{path_part(target_account)}.json"
         try:
             with store.open_read(path) as stream:
                 document = orjson.loads(stream.read())

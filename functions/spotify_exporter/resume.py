@@ -42,6 +42,8 @@ log = logging.getLogger("spotify_exporter")
 HELD = ("complete", "unavailable")
 #: why a run stopped that is worth finishing later on its own (other partials need a person or a retry)
 RESUMABLE_ERRORS = (RateLimitedError, OutOfTimeError)
+#: how long a resume waits after a ban whose 429s never said how long (the error says "a few hours")
+UNSAID_BAN_S = 3 * 3600.0
 #: the manifest's counters that add up over a snapshot's runs
 SUMMED_COUNTERS = ("requests", "retries", "token_refreshes", "image_downloads")
 
@@ -101,9 +103,12 @@ class PartialSnapshot:
     def holds_playlists(self) -> bool:
         return self.holds("playlists", "playlist_items")
 
-    def covers(self) -> dict[str, str]:
+    def covers(self) -> dict[str, str | None]:
+        """Playlist id -> cover file the snapshot holds (None: not downloaded, tried again)."""
         covers = self.manifest.get("covers")
-        return {str(k): str(v) for k, v in covers.items()} if isinstance(covers, dict) else {}
+        if not isinstance(covers, dict):
+            return {}
+        return {str(k): (str(v) if isinstance(v, str) else None) for k, v in covers.items()}
 
     def listing(self) -> list[JSON]:
         """The playlists as Spotify listed them to the partial run (only when it read the whole list)."""
@@ -196,6 +201,8 @@ def resume_delay_s(error: ExporterError, now: datetime, jitter_s: float) -> floa
     accounts) banned together do not all come back in the same second; a run out of time is
     resumed after the jitter alone."""
     if isinstance(error, RateLimitedError):
+        if error.retry_at is None:  # 429s that never said for how long: come back in a few hours
+            return UNSAID_BAN_S + jitter_s
         return max(0.0, (error.retry_at - now).total_seconds()) + jitter_s
     if isinstance(error, OutOfTimeError):
         return jitter_s

@@ -55,6 +55,11 @@ class ExportIncompleteError(ExporterError):
     """Raised after a partial snapshot was written, so the Functions runtime records a failure."""
 
 
+class ActionRequiredError(ExporterError):
+    """Raised after a complete snapshot when next week's run would be refused (a rotated refresh token
+    could not be saved): the execution fails, so the alert reaches the user this week."""
+
+
 @dataclass(frozen=True)
 class AppSettings:
     """The function app's settings, validated once with the setting's name in every error."""
@@ -244,8 +249,12 @@ def _export(
         result = run_export(client, store, warnings=warnings, resume=choice)
     finally:  # the app's pacing window goes on in the next export, whatever became of this one
         held.leave_request_ages(client.recent_request_ages())
-    _log_summary(request, result)
+    action_required = _log_summary(request, result)
     if result.status == "complete":
+        if action_required:  # e.g. a rotated refresh token not saved: the next export would be refused
+            but = "; ".join(action_required)
+            who = describe(request.account)
+            raise ActionRequiredError(f"{who}: the snapshot {result.folder} is complete, but {but}")
         return "complete"
     moment = now or datetime.now(UTC)
     wait = (
@@ -283,7 +292,8 @@ def _what_is_missing(result: ExportResult) -> str:
     return "; ".join(failed) or "see its manifest"
 
 
-def _log_summary(request: ExportRequest, result: ExportResult) -> None:
+def _log_summary(request: ExportRequest, result: ExportResult) -> list[str]:
+    """Log the run's one summary line (and its warnings); returns what the user must do."""
     manifest = result.manifest
     summary = {
         "account": request.account,
@@ -296,10 +306,12 @@ def _log_summary(request: ExportRequest, result: ExportResult) -> None:
         "retries": manifest["retries"],
         "duration_s": round(result.duration_s, 1),
         "warnings": manifest["warnings"],
+        "action_required": manifest.get("action_required") or [],
     }
     log.info("spotify export finished %s", json.dumps(summary, ensure_ascii=False))
     for warning in manifest["warnings"]:
         log.warning("%s", warning)
+    return list(summary["action_required"])
 
 
 # -- the poison queue --------------------------------------------------------------------------

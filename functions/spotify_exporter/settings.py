@@ -30,6 +30,12 @@ class ClientSettings:
     backoff_max_s: float = 30.0
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
+    #: the longest one API request may take in all, however its bytes trickle in
+    request_deadline_s: float = 60.0
+    #: connect and read timeout for the image CDN (cover art is optional: give up early)
+    image_timeout_s: float = 5.0
+    #: the most time a run spends downloading cover images; the rest waits for the next run
+    cover_budget_s: float = 30.0
     page_limit: int = 50
     #: warn this many days before the refresh token's six-month limit
     token_warn_days: float = 14.0
@@ -46,6 +52,9 @@ _ENV_NAMES = {
     "backoff_max_s": "SPOTIFY_BACKOFF_MAX_S",
     "connect_timeout_s": "SPOTIFY_CONNECT_TIMEOUT_S",
     "read_timeout_s": "SPOTIFY_READ_TIMEOUT_S",
+    "request_deadline_s": "SPOTIFY_REQUEST_DEADLINE_S",
+    "image_timeout_s": "SPOTIFY_IMAGE_TIMEOUT_S",
+    "cover_budget_s": "SPOTIFY_COVER_BUDGET_S",
     "token_warn_days": "SPOTIFY_TOKEN_WARN_DAYS",
 }
 

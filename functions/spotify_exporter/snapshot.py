@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 
+from .pathnames import path_part
 from .stores import SnapshotStore
 
 FORMAT_VERSION = 1
@@ -58,8 +59,14 @@ LIKED_SONGS_NAME = "Liked Songs"
 
 
 def snapshot_folder(account_id: str, started_at: datetime) -> str:
-    """``<account_id>/<YYYY-MM-DDTHH-MM-SSZ>``: sorts by time, no colons (safe on every file system)."""
-    return f"{account_id}/{started_at.strftime('%Y-%m-%dT%H-%M-%SZ')}"
+    """``<account_id>/<YYYY-MM-DDTHH-MM-SSZ>``: sorts by time, no colons (safe on every file system);
+    the account id as :func:`~spotify_exporter.pathnames.path_part` makes it safe."""
+    return f"{path_part(account_id)}/{started_at.strftime('%Y-%m-%dT%H-%M-%SZ')}"
+
+
+def cover_file(playlist_id: str, extension: str = "jpg") -> str:
+    """``covers/<playlist_id>.jpg`` (``.png``, ``.gif``, ``.webp`` for those), the id made safe as a file name."""
+    return f"covers/{path_part(playlist_id)}.{extension}"
 
 
 def iso_utc(moment: datetime) -> str:

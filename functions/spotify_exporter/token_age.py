@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 #: "six months", counted generously short so the warning never comes late
 REFRESH_TOKEN_LIFETIME = timedelta(days=182)
 DEFAULT_WARN_DAYS = 14
+#: clocks differ a little; a recorded time further ahead than this is a mistake
+FUTURE_TOLERANCE = timedelta(days=1)
 
 
 def format_authorized_at(moment: datetime) -> str:
@@ -37,7 +39,11 @@ def parse_authorized_at(value: str | None) -> datetime | None:
 
 
 def expires_at(authorized_at: datetime) -> datetime:
-    return authorized_at + REFRESH_TOKEN_LIFETIME
+    """When Spotify ends the token (the last representable time for a date near year 9999)."""
+    try:
+        return authorized_at + REFRESH_TOKEN_LIFETIME
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def expiry_warning(
@@ -47,6 +53,12 @@ def expiry_warning(
     is what authorizes again."""
     if authorized_at is None:
         return None
+    if authorized_at > now + FUTURE_TOLERANCE:
+        return (
+            f"the recorded authorization time {format_authorized_at(authorized_at)} is in the future, so the "
+            "refresh token's six-month limit cannot be watched; correct SPOTIFY_AUTHORIZED_AT (or the Key Vault "
+            "secret's authorized_at tag), or run `make auth` to record it anew"
+        )
     deadline = expires_at(authorized_at)
     left = deadline - now
     if left > timedelta(days=warn_days):

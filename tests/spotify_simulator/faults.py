@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 
 SERVER_ERROR_STATUSES = (500, 502, 503)
+IMAGE_HOSTS = ("cdn", "down", "black hole", "redirect", "not an image")
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,54 @@ class Faults:
     #: ``fail_writes_after``, which a test sets to None (or a higher count) to let writes through.
     fail_writes_after: int | None = None
 
+    # -- hostile and broken answers (issue 12): each reproduced from what Spotify or a network did --
+    #: path templates (e.g. "/v1/me/tracks") whose every page carries ``null`` in place of its first
+    #: element, as Spotify has sent (the element's place and the page's ``total`` stay)
+    null_elements: tuple[str, ...] = ()
+    #: path templates whose ``next`` link, from the second page on, is the page's own URL: a ``next``
+    #: stuck at one offset, as Spotify has served
+    repeat_next: tuple[str, ...] = ()
+    #: the ``Retry-After`` of injected 429s exactly as sent, e.g. "0", "-5", "nan", "inf", "1e12"
+    #: (None: ``retry_after_s``)
+    retry_after_header: str | None = None
+    #: share of API requests whose connection closes before any answer (``hostile.dropped``)
+    drop_rate: float = 0.0
+    #: share of API reads whose body stops half way, the connection closed (``hostile.cut``)
+    cut_body_rate: float = 0.0
+    #: path templates answered one byte every ``drip_interval_s`` (``hostile.drip``)
+    drip: tuple[str, ...] = ()
+    drip_interval_s: float = 0.02
+    #: path templates answered with a valid empty page padded to ``huge_body_bytes`` of JSON; with
+    #: ``gzip_bomb`` gzip-encoded, a few hundred kB on the wire (``hostile.huge_page``)
+    huge_body: tuple[str, ...] = ()
+    huge_body_bytes: int = 40 << 20
+    gzip_bomb: bool = False
+    #: error answers quote the request back (its Authorization header and form, as some proxies and
+    #: frameworks do), in the Web API's ``message`` and the Accounts service's ``error_description``
+    echo_errors: bool = False
+    #: ``/api/token`` answers ``307`` to this URL (a redirect that would take the form elsewhere)
+    token_redirect: str | None = None
+    #: where custom covers are served: "cdn" (the simulator), "down" (connections refused),
+    #: "black hole" (connections swallowed), "redirect" (a 302 to another host name),
+    #: "not an image" (200 with an HTML page)
+    image_host: str = "cdn"
+
     def __post_init__(self) -> None:
-        rates = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.token_error_rate)
+        rates = (
+            self.server_error_rate,
+            self.rate_limit_rate,
+            self.malformed_rate,
+            self.token_error_rate,
+            self.drop_rate,
+            self.cut_body_rate,
+        )
         if any(not 0.0 <= rate <= 1.0 for rate in rates):
             raise ValueError("fault rates are shares between 0 and 1")
-        if self.server_error_rate + self.rate_limit_rate + self.malformed_rate > 1.0:
-            raise ValueError("server_error_rate + rate_limit_rate + malformed_rate must not exceed 1")
+        random_faults = (self.server_error_rate, self.rate_limit_rate, self.malformed_rate, self.drop_rate)
+        if sum(random_faults) + self.cut_body_rate > 1.0:
+            raise ValueError("the shares of random API faults must not exceed 1 together")
+        if self.image_host not in IMAGE_HOSTS:
+            raise ValueError(f"image_host must be one of {', '.join(IMAGE_HOSTS)}")
         if self.latency_s < 0 or self.token_lifetime_s < 0:
             raise ValueError("latency_s and token_lifetime_s must not be negative")
         if self.fail_writes_after is not None and self.fail_writes_after < 0:
@@ -71,7 +114,7 @@ class Faults:
 
 @dataclass(frozen=True)
 class Injected:
-    """The fault chosen for one request: ``kind`` is "server_error", "rate_limit" or "malformed"."""
+    """The fault chosen for one request: "server_error", "rate_limit", "malformed", "drop" or "cut"."""
 
     kind: str
     status: int
@@ -91,14 +134,18 @@ class FaultPlan:
         f = self.faults
         with self._lock:
             roll, pick = self._api.random(), self._api.random()
-        if roll < f.server_error_rate:
-            return Injected("server_error", SERVER_ERROR_STATUSES[int(pick * len(SERVER_ERROR_STATUSES))])
-        roll -= f.server_error_rate
-        if roll < f.rate_limit_rate:
-            return Injected("rate_limit", 429)
-        roll -= f.rate_limit_rate
-        if roll < f.malformed_rate:
-            return Injected("malformed", 200)
+        server_error = SERVER_ERROR_STATUSES[int(pick * len(SERVER_ERROR_STATUSES))]
+        shares = (
+            ("server_error", f.server_error_rate, server_error),
+            ("rate_limit", f.rate_limit_rate, 429),
+            ("malformed", f.malformed_rate, 200),
+            ("drop", f.drop_rate, 0),
+            ("cut", f.cut_body_rate, 200),
+        )
+        for kind, share, status in shares:  # consecutive slices of [0, 1): one roll picks at most one
+            if roll < share:
+                return Injected(kind, status)
+            roll -= share
         return None
 
     def token_fails(self) -> bool:

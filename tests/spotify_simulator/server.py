@@ -19,6 +19,7 @@ import base64
 import binascii
 import math
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -35,6 +36,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from . import hostile
 from .covers import MAX_UPLOAD, URL_LIFETIME_S, image_key, is_jpeg
 from .faults import FaultPlan, Faults
 from .model import PAGE, Account, Playlist
@@ -79,6 +81,12 @@ MODIFY_PUBLIC, MODIFY_PRIVATE = "playlist-modify-public", "playlist-modify-priva
 def _rule(path: str, *methods: str) -> Rule:
     """A route; its endpoint is the path template the counters are keyed by (``<id>`` -> ``{id}``)."""
     return Rule(path, endpoint=path.replace("<", "{").replace(">", "}"), methods=list(methods))
+
+
+def _route_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """cheroot leaves ``%2F`` quoted in the path (so that it cannot split a segment): an id holding
+    ``/`` (hostile-id tests) arrives as one segment and is unquoted here."""
+    return {key: re.sub("(?i)%2F", "/", value) if isinstance(value, str) else value for key, value in args.items()}
 
 
 URLS = Map(
@@ -145,6 +153,10 @@ class Reply:
         self.body = body
         self.headers = headers or {}
         self.malformed = malformed
+        #: hostile transports (``hostile.py``): bytes sent as they are instead of ``body``, and a
+        #: body that stops half way
+        self.raw: bytes | None = None
+        self.cut = False
 
 
 def error(status: int, message: str | None = None, **extra: Any) -> Reply:
@@ -157,6 +169,19 @@ def error(status: int, message: str | None = None, **extra: Any) -> Reply:
 def oauth_error(status: int, code: str, description: str) -> Reply:
     """The Accounts service's (OAuth 2) error body."""
     return Reply(status, {"error": code, "error_description": description})
+
+
+def _echo_request(request: Request, reply: Reply) -> None:
+    """``Faults.echo_errors``: the error quotes the request back, credentials included."""
+    form = urlencode(list(request.form.items(multi=True)))  # a parsed form is no longer in get_data()
+    quoted = (
+        f"{request.method} {request.full_path} Authorization: {request.headers.get('Authorization', '')} "
+        f"body: {form or request.get_data(cache=True, as_text=True)[:2000]}"
+    )
+    if isinstance(reply.body, dict) and isinstance(reply.body.get("error"), dict):
+        reply.body["error"]["message"] = f"{reply.body['error'].get('message')} (request was: {quoted})"
+    elif isinstance(reply.body, dict):
+        reply.body["error_description"] = f"{reply.body.get('error_description')} (request was: {quoted})"
 
 
 def modify_scope(public: bool | None) -> str:
@@ -258,6 +283,8 @@ class SpotifySimulator:
         self.write_counters: Counter[tuple[str, str, int]] = Counter()
         self.responses: list[tuple[str, str, int, Any]] = []
         self._cdn: dict[str, bytes] = {}  # image key -> JPEG bytes, for every cover URL handed out
+        #: ``Faults.image_host`` "down" or "black hole": where cover URLs point instead of the CDN
+        self._bad_image_host: hostile.DeadHost | None = None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.add_user(account)
@@ -273,6 +300,9 @@ class SpotifySimulator:
             self._faults = faults
             self._plan = FaultPlan(faults)
             self._ban_started: float | None = None
+        tokens: TokenStore | None = getattr(self, "_tokens", None)
+        if tokens is not None:  # the accounts service follows too
+            tokens.rotate, tokens.lifetime_s = faults.rotate_refresh_tokens, faults.token_lifetime_s
 
     # -- users -------------------------------------------------------------------------------
 
@@ -319,6 +349,8 @@ class SpotifySimulator:
         self.port = server.bind_addr[1]  # a restart binds the same port again: URLs stay valid
         for user in self.users:
             user.render = Renderer(user.account, self.api_url, self._cover_url)
+        if self.faults.image_host in ("down", "black hole") and self._bad_image_host is None:
+            self._bad_image_host = hostile.DeadHost() if self.faults.image_host == "down" else hostile.BlackHole()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name=f"spotify-simulator:{self.port}", daemon=True)
         self._thread.start()
@@ -327,6 +359,9 @@ class SpotifySimulator:
     def stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
+        if self._bad_image_host is not None:
+            self._bad_image_host.close()
+            self._bad_image_host = None
         if server is not None:
             server.stop()
         if thread is not None:
@@ -431,6 +466,7 @@ class SpotifySimulator:
         try:
             endpoint, args = adapter.match()
             template = str(endpoint)
+            args = _route_args(args)
         except (NotFound, MethodNotAllowed) as exc:
             routing_error = exc
         api = False
@@ -445,15 +481,23 @@ class SpotifySimulator:
             reply = self._api(request, template, args, routing_error)
         else:
             reply = error(404, "Service not found")
+        if self.faults.echo_errors and reply.status >= 400:
+            _echo_request(request, reply)
         # status, headers and body are ready before the wait: the latency is the response time,
         # from the request's arrival; building the answer is part of it, not added to it
-        body = self._encode(request.method, template, reply)(environ, start_response)
+        body: Iterable[bytes] = self._encode(request.method, template, reply)(environ, start_response)
         if api and self.faults.latency_s:
             time.sleep(max(0.0, started + self.faults.latency_s - time.monotonic()))
+        if reply.cut:
+            return hostile.cut(body)
+        if api and template in self.faults.drip:
+            return hostile.drip(body, self.faults.drip_interval_s, lambda: self._server is not None)
         return body
 
     def _encode(self, method: str, template: str, reply: Reply) -> Response:
         data = b"" if reply.body is None else orjson.dumps(reply.body)
+        if reply.raw is not None:
+            data = reply.raw
         recorded: Any = reply.body
         if reply.malformed:
             # cut mid-document (on a character boundary): valid UTF-8, not JSON any more
@@ -479,7 +523,10 @@ class SpotifySimulator:
         """A CDN URL for a custom cover, valid for a day from now (the listing that carries it)."""
         key = image_key(jpeg)
         self._cdn[key] = jpeg
-        return f"{self.accounts_url}/image/{key}?expires={int(self.clock()) + URL_LIFETIME_S}"
+        origin = self.accounts_url
+        if self._bad_image_host is not None:
+            origin = f"http://127.0.0.1:{self._bad_image_host.port}"
+        return f"{origin}/image/{key}?expires={int(self.clock()) + URL_LIFETIME_S}"
 
     def _image(self, request: Request, key: str, routing_error: HTTPException | None) -> Response:
         """The image CDN: no auth; 404 for an unknown image, 403 once the URL's ``expires`` is past."""
@@ -496,6 +543,11 @@ class SpotifySimulator:
             return Response("Forbidden", status=403, content_type="text/plain")
         if self.clock() >= expires:
             return Response("URL expired", status=403, content_type="text/plain")
+        if self.faults.image_host == "redirect":  # another host name for this server: a follow shows
+            elsewhere = f"http://localhost:{self.port}{request.full_path}"
+            return Response("Moved", status=302, headers={"Location": elsewhere}, content_type="text/plain")
+        if self.faults.image_host == "not an image":
+            return Response("<html><body>Sign in</body></html>", status=200, content_type="text/html")
         return Response(data, status=200, content_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
     def _authorize(self, request: Request) -> Response:
@@ -531,6 +583,8 @@ class SpotifySimulator:
             self.token_requests += 1
         if routing_error is not None:
             return oauth_error(405, "invalid_request", "Only POST is supported")
+        if self.faults.token_redirect:
+            return Reply(307, None, {"Location": self.faults.token_redirect})
         if self._plan.token_fails():
             return oauth_error(503, "server_error", "The server is temporarily unavailable")
         form = {key: request.form[key] for key in request.form}
@@ -608,17 +662,20 @@ class SpotifySimulator:
             return error(405)
         if routing_error is not None:
             return error(404, "Service not found")
+        retry_after = f.retry_after_header if f.retry_after_header is not None else str(f.retry_after_s)
         status = f.unavailable.get(f"{request.method} {template}", f.unavailable.get(template))
         if status is not None:
             reply = error(status)
             if status == 429:
-                reply.headers["Retry-After"] = str(f.retry_after_s)
+                reply.headers["Retry-After"] = retry_after
             return reply
         fault = self._plan.next_api_fault()
+        if fault is not None and fault.kind == "drop":
+            raise hostile.dropped()
         if fault is not None and fault.kind == "server_error":
             return error(fault.status)
         if fault is not None and fault.kind == "rate_limit":
-            return Reply(429, error(429).body, {"Retry-After": str(f.retry_after_s)})
+            return Reply(429, error(429).body, {"Retry-After": retry_after})
         applied = 0
         with self._data:
             if write and self.fail_writes_after is not None and self.writes_applied >= self.fail_writes_after:
@@ -629,9 +686,32 @@ class SpotifySimulator:
                 applied = self.writes_applied
         if applied and self.on_write_applied is not None:
             self.on_write_applied(applied)  # applied, not yet answered (a test may kill the client here)
+        if not write and reply.status == 200:
+            self._spoil_page(request, template, reply)
+            reply.cut = fault is not None and fault.kind == "cut"
+            if template in f.huge_body:
+                reply.raw = hostile.huge_page(f.huge_body_bytes, f.gzip_bomb)
+                if f.gzip_bomb:
+                    reply.headers["Content-Encoding"] = "gzip"
         if fault is not None and fault.kind == "malformed" and reply.status == 200 and not write:
             reply.malformed = True
         return reply
+
+    # -- hostile pages (issue 12) -----------------------------------------------------------
+
+    def _spoil_page(self, request: Request, template: str, reply: Reply) -> None:
+        """``Faults.null_elements`` and ``repeat_next``: a page as Spotify has (wrongly) served it."""
+        f = self.faults
+        if template not in f.null_elements and template not in f.repeat_next:
+            return
+        page = reply.body.get("artists", reply.body) if isinstance(reply.body, dict) else None
+        if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+            return
+        if template in f.null_elements and page["items"]:
+            page["items"] = [None, *page["items"][1:]]
+        not_first = int(request.args.get("offset", "0") or 0) > 0 or "after" in request.args
+        if template in f.repeat_next and not_first:
+            page["next"] = self._url(request)  # also on the last page: a ``next`` that should be null
 
     # -- data --------------------------------------------------------------------------------
 
