@@ -56,7 +56,7 @@ from .errors import (
 )
 from .pacing import RequestPacer
 from .redaction import redact
-from .settings import ClientSettings
+from .settings import DEFAULT_API_URL, ClientSettings
 
 JSON = dict[str, Any]
 #: pages the request thread may fetch ahead of the reader (bounded memory)
@@ -70,6 +70,8 @@ IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "
 #: Spotify counts requests as they arrive over 30 s; spacing them over a little more absorbs the
 #: network's jitter, so that no 30 s of arrivals ever holds more than the configured number
 PACING_WINDOW_S = 30.5
+#: how Spotify's own paging links begin (``next``), whatever API base the client is configured with
+SPOTIFY_API_PREFIX = DEFAULT_API_URL + "/"
 
 
 def image_type(data: bytes) -> str | None:
@@ -743,6 +745,10 @@ class SpotifyClient:
     def _url(self, path_or_url: str) -> str:
         if path_or_url.startswith("/"):
             return self.settings.api_url + path_or_url
+        if path_or_url.startswith(SPOTIFY_API_PREFIX) and self.settings.api_url != DEFAULT_API_URL:
+            # Spotify's links name its own host even when the API is reached through another base
+            # (a gateway, a stand-in replaying Spotify's answers): read them there, where the token goes
+            return self.settings.api_url + path_or_url[len(DEFAULT_API_URL) :]
         target = urlsplit(path_or_url)
         if (target.scheme, target.netloc) != (self._api.scheme, self._api.netloc):
             # the bearer token only ever goes to the configured API host

@@ -361,10 +361,22 @@ class Export:
             if self._keep_held_playlists(writer, held):
                 return
         elif not self._skipped(listing):
+            listed: set[object] = set()
             for page in self._guarded("playlists", listing, self.client.pages("/me/playlists")):
-                playlists.extend(page.items)
+                for playlist in page.items:
+                    # one playlist listed twice (Spotify has done so with Blends) is one playlist
+                    if isinstance(playlist.get("id"), str) and playlist["id"] in listed:
+                        listing.extra["listed_twice"] = listing.extra.get("listed_twice", 0) + 1
+                        continue
+                    listed.add(playlist.get("id"))
+                    playlists.append(playlist)
                 listing.count = len(playlists)
                 self._note_skipped("playlists", page)
+            if listing.extra.get("listed_twice"):
+                self.warnings.append(
+                    f"playlists: Spotify listed {listing.extra['listed_twice']} playlist(s) more than once; each "
+                    "is kept once, where it first appears (listed_twice in the manifest)"
+                )
         statuses: list[str] = []
         with (
             self._archive_for(playlists) as archive,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -234,7 +234,7 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
         str(p.get("id")): str(p.get("name") or "") for page in client.pages("/me/playlists") for p in page.items if p
     }
     listed = (
-        list(snapshot.records("playlists"))
+        _once_each(snapshot.records("playlists"))
         if selection.everything or selection.playlists or selection.all_playlists
         else []
     )
@@ -272,6 +272,21 @@ def plan_restore(snapshot: SnapshotReader, client: SpotifyClient, selection: Sel
     if selection.everything or selection.artists:
         saves["artists"] = _uris(snapshot, "artists")  # Spotify lists them by id, whatever the order
     return RestorePlan(target, plans, saves, missing, current)
+
+
+def _once_each(playlists: Iterable[JSON]) -> list[JSON]:
+    """The snapshot's playlists, one listed twice (Spotify has listed Blends so; earlier versions kept
+    both rows) only where it first appears."""
+    seen: set[str] = set()
+    kept = []
+    for playlist in playlists:
+        key = playlist.get("id")
+        if isinstance(key, str):
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(playlist)
+    return kept
 
 
 def _uris(snapshot: SnapshotReader, dataset: str) -> list[str]:
