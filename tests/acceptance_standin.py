@@ -424,6 +424,9 @@ class StandinSpotify:
         #: where ``href``, ``next`` and ``previous`` links point (Spotify's own links always name
         #: ``https://api.spotify.com/v1``, also when a proxy or gateway stands in between)
         self.link_base = self.api_url
+        #: from this API request on (1-based), every request answers 429 with ``Retry-After: 7200``
+        #: until it is set back to None: a long ban, which Spotify has been seen to impose
+        self.ban_from: int | None = None
         self._threads: list[threading.Thread] = []
         self._answer_count = 0
 
@@ -518,6 +521,8 @@ class StandinSpotify:
         with self.lock:
             self.requests.append((method, parts.path, query))
             first = len(self.requests) == 1
+        if self.ban_from is not None and len(self.requests) >= self.ban_from:
+            return self._error("*", method, 429, "API rate limit exceeded", {"Retry-After": "7200"})
         if first and self.first_retry_after is not None:
             return self._error("*", method, 429, "API rate limit exceeded", {"Retry-After": self.first_retry_after})
         user = self.tokens.user_of(headers.get("authorization", ""))

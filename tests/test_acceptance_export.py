@@ -176,3 +176,26 @@ def test_a_playlist_spotify_lists_twice_is_exported_once(world: World, tmp_path:
     assert len(reads) == 3  # its three pages, once
     manifest = json.loads((folder / "manifest.json").read_text())
     assert any("twice" in warning for warning in manifest["warnings"])
+
+
+def test_a_long_ban_mid_playlist_ends_partial_and_a_resume_finishes_that_snapshot(world: World, tmp_path: Path) -> None:
+    world.standin.first_retry_after = None
+    world.standin.ban_from = 8  # the second page of the first playlist's items: Retry-After two hours
+    first = run_cli(world, ["export"], tmp_path)
+    assert first.returncode == 2, first.stderr
+    assert "run the export again after" in first.stderr
+    (folder,) = snapshots(tmp_path / "backups")
+    assert check_snapshot(folder, JANE) == []
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "partial"
+
+    world.standin.ban_from = None
+    resumed = run_cli(world, ["export", "--resume"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert snapshots(tmp_path / "backups") == [folder]
+    assert check_snapshot(folder, JANE) == []
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "complete"
+
+    assert run_cli(world, ["export", "--full"], tmp_path).returncode == 0
+    _, straight = snapshots(tmp_path / "backups")
+    for name in ("library.csv", "playlists.csv", "playlist_items.csv", "artists.csv", "episodes.csv"):
+        assert read_csv(folder / name) == read_csv(straight / name), name
