@@ -28,13 +28,16 @@ def world() -> Iterator[World]:
         yield build_world(standin)
 
 
-def run_cli(world: World, args: list[str], cwd: Path, token: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    world: World, args: list[str], cwd: Path, token: str | None = None, **settings: str
+) -> subprocess.CompletedProcess[str]:
     """The command as a user runs it: settings in the environment, credentials in ``.env``."""
     env_file = cwd / ".env"
     if token is not None or not env_file.exists():
         env_file.write_text(world.standin.env_file_text(token or world.jane_token))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
     env.update(SPOTIFY_API_URL=world.standin.api_url, SPOTIFY_ACCOUNTS_URL=world.standin.accounts_url)
+    env.update(settings)
     return subprocess.run(
         [*EXPORTER, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
@@ -199,3 +202,11 @@ def test_a_long_ban_mid_playlist_ends_partial_and_a_resume_finishes_that_snapsho
     _, straight = snapshots(tmp_path / "backups")
     for name in ("library.csv", "playlists.csv", "playlist_items.csv", "artists.csv", "episodes.csv"):
         assert read_csv(folder / name) == read_csv(straight / name), name
+
+
+def test_the_accounts_url_may_name_the_token_endpoint_itself(world: World, tmp_path: Path) -> None:
+    """``SPOTIFY_ACCOUNTS_URL`` is the accounts service; its token endpoint's URL works as well."""
+    world.standin.first_retry_after = None
+    token_url = world.standin.accounts_url + "/api/token/"
+    result = run_cli(world, ["export"], tmp_path, SPOTIFY_ACCOUNTS_URL=token_url)
+    assert result.returncode == 0, result.stderr

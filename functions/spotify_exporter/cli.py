@@ -258,7 +258,7 @@ def export(
     full: bool,
     resume: bool,
 ) -> None:
-    """Export the account into a new snapshot (exit 0 complete, 2 partial, 1 error).
+    """Export the account into a new snapshot (exit 0 complete, 2 partial, 3 complete but you must act, 1 error).
 
     Playlists whose version (snapshot_id) is the same as in the latest complete snapshot
     are copied from it instead of being read again; --full reads everything. --resume

@@ -10,6 +10,8 @@ from .errors import ConfigError
 
 DEFAULT_API_URL = "https://api.spotify.com/v1"
 DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com"
+#: where the token endpoint is under the accounts service
+TOKEN_PATH = "/api/token"
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides: obj
             raise ConfigError(f"{env_name}={raw!r} is not a valid {types[name]}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = replace(settings, **values)  # type: ignore[arg-type]
-    settings = replace(settings, api_url=settings.api_url.rstrip("/"), accounts_url=settings.accounts_url.rstrip("/"))
+    # the accounts service's base URL; its token endpoint's own URL (what Spotify's docs show) is taken too
+    accounts_url = settings.accounts_url.rstrip("/").removesuffix(TOKEN_PATH)
+    settings = replace(settings, api_url=settings.api_url.rstrip("/"), accounts_url=accounts_url)
     if settings.max_requests_per_30s < 1:
         raise ConfigError("SPOTIFY_MAX_REQUESTS_PER_30S must be at least 1")
     return settings
