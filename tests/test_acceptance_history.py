@@ -41,6 +41,7 @@ def test_history_commands_read_complete_snapshots_and_skip_a_dead_one(world: Wor
     diff = run_cli(world, ["diff"], tmp_path)
     assert diff.returncode == 0, diff.stderr
     assert old.name in diff.stdout and new.name in diff.stdout and dead.name not in diff.stdout
+    assert f"{JANE}/{dead.name}" in diff.stderr and "manifest" in diff.stderr  # skipped, and it says so
     assert "Road Trip ☀️ / 2024 -> Road Trip 2025" in diff.stdout
     assert "=SUM(A1:A2)" in diff.stdout  # the liked song removed, and the item removed from the playlist
     changes = json.loads(run_cli(world, ["diff", "--json", str(old), str(new)], tmp_path).stdout)
@@ -51,10 +52,15 @@ def test_history_commands_read_complete_snapshots_and_skip_a_dead_one(world: Wor
     assert report.returncode == 0, report.stderr
     page = (tmp_path / "backups" / "report.html").read_text()
     assert "Road Trip 2025" in page and "<script" not in page.lower()
+    assert "1 unfinished export ignored" in page
+
+    dry_run = run_cli(world, ["restore", "latest", "--dry-run"], tmp_path)
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert f"{JANE}/{dead.name}" in dry_run.stderr and "Road Trip 2025" in dry_run.stdout
 
     portable = run_cli(world, ["portable", "latest", "--out", "moving"], tmp_path)
     assert portable.returncode == 0, portable.stderr
-    assert new.name in portable.stdout
+    assert new.name in portable.stdout and f"{JANE}/{dead.name}" in portable.stderr
     files = sorted((tmp_path / "moving" / "portable").iterdir())
     assert len(files) == 12  # five playlists and liked songs, as XSPF and JSPF
     xspf = next(p for p in files if p.name.startswith("Road Trip 2025") and p.suffix == ".xspf")

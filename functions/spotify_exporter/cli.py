@@ -318,7 +318,7 @@ def list_command(
 ) -> None:
     """List the snapshots in a store, oldest first."""
     store = _open_store(out, blob_url, blob_connection_string, container)
-    listing = list_snapshots(store)
+    listing = list_snapshots(store, say_skipped=False)  # listed below
     if not listing.finished and not listing.unfinished:
         say(f"no snapshots in {store.location}")
         return

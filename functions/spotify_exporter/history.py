@@ -13,6 +13,7 @@ import csv
 import gzip
 import hashlib
 import io
+import logging
 import re
 import zlib
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from .stores import SnapshotStore
 from .stores.local import LocalFolderStore
 
 JSON = dict[str, Any]
+log = logging.getLogger("spotify_exporter")
 _FOLDER_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$")
 
 
@@ -95,11 +97,20 @@ def _folders(store: SnapshotStore, account_id: str | None) -> dict[str, bool]:
     return dict(sorted(folders.items(), key=lambda item: item[0].split("/")[::-1]))
 
 
-def list_snapshots(store: SnapshotStore, account_id: str | None = None) -> SnapshotListing:
-    """All snapshot folders under ``account_id`` (or under every account), oldest first."""
+def list_snapshots(store: SnapshotStore, account_id: str | None = None, *, say_skipped: bool = True) -> SnapshotListing:
+    """All snapshot folders under ``account_id`` (or under every account), oldest first.
+
+    Folders without a manifest are skipped, and (unless the caller lists them itself:
+    ``say_skipped=False``) a warning says which: the contract has readers skip them and say so."""
     folders = _folders(store, account_id)
     finished = [SnapshotInfo(folder, read_manifest(store, folder)) for folder, done in folders.items() if done]
     unfinished = sorted(folder for folder, done in folders.items() if not done)
+    if unfinished and say_skipped:
+        named = ", ".join(unfinished[:5]) + (f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else "")
+        log.warning(
+            "skipped %s snapshot folder(s) in %s without manifest.json (exports that did not finish): %s",
+            len(unfinished), store.location, named,
+        )  # fmt: skip
     return SnapshotListing(finished, unfinished)
 
 
