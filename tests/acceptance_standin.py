@@ -418,7 +418,7 @@ class StandinSpotify:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.image_requests = 0
         #: the first API request answers 429 with this ``Retry-After`` (None: no such answer)
-        self.first_retry_after: str | None = "1"
+        self.first_retry_after: str | None = None
         #: the most items one page holds, whatever ``limit`` asks (the spec's limit is a maximum)
         self.page_cap = 3
         #: where ``href``, ``next`` and ``previous`` links point (Spotify's own links always name

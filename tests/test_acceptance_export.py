@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from acceptance_contract import check_snapshot, read_csv
 from acceptance_standin import JANE, LONG_NAME, StandinSpotify, World, build_world
 from dotenv import dotenv_values
 
-from spotify_simulator.spec import SpecValidator
+from spotify_simulator.spec import SPEC_PATH, SpecValidator
 
 EXPORTER = [sys.executable, "-m", "spotify_exporter.cli"]
 
@@ -95,6 +97,7 @@ def test_the_standin_answers_as_the_spec_says(world: World, tmp_path: Path) -> N
 
 def test_the_export_meets_the_contract_against_another_standin(world: World, tmp_path: Path) -> None:
     standin = world.standin
+    standin.first_retry_after = "1"  # the very first API request: 429, Retry-After 1
     standin.tokens.rotate_on = {2}  # the second token answer carries a new refresh token; the old one dies
     standin.tokens.expires_after = 6  # and each access token dies after 6 requests: 401 mid-run
 
@@ -182,7 +185,6 @@ def test_a_playlist_spotify_lists_twice_is_exported_once(world: World, tmp_path:
 
 
 def test_a_long_ban_mid_playlist_ends_partial_and_a_resume_finishes_that_snapshot(world: World, tmp_path: Path) -> None:
-    world.standin.first_retry_after = None
     world.standin.ban_from = 8  # the second page of the first playlist's items: Retry-After two hours
     first = run_cli(world, ["export"], tmp_path)
     assert first.returncode == 2, first.stderr
@@ -206,7 +208,44 @@ def test_a_long_ban_mid_playlist_ends_partial_and_a_resume_finishes_that_snapsho
 
 def test_the_accounts_url_may_name_the_token_endpoint_itself(world: World, tmp_path: Path) -> None:
     """``SPOTIFY_ACCOUNTS_URL`` is the accounts service; its token endpoint's URL works as well."""
-    world.standin.first_retry_after = None
     token_url = world.standin.accounts_url + "/api/token/"
     result = run_cli(world, ["export"], tmp_path, SPOTIFY_ACCOUNTS_URL=token_url)
     assert result.returncode == 0, result.stderr
+
+
+def spec_operations() -> list[tuple[str, re.Pattern[str], dict[str, Any]]]:
+    """(method, path pattern, operation) of every operation in the spec, parameters resolved."""
+    spec = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    shared = spec["components"]["parameters"]
+    found = []
+    for path, operations in spec["paths"].items():
+        pattern = re.compile("/v1" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+        for method, operation in operations.items():
+            params = [
+                shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in operation.get("parameters", [])
+            ]
+            found.append((method.upper(), pattern, {**operation, "parameters": params}))
+    return found
+
+
+def test_every_request_is_one_the_spec_documents(world: World, tmp_path: Path) -> None:
+    """What the exporter and the restore send: documented operations, documented query parameters,
+    required ones present, numbers in their documented range."""
+    assert run_cli(world, ["export"], tmp_path).returncode == 0
+    target = tmp_path / "target"
+    target.mkdir()
+    restored = run_cli(world, ["restore", "latest", "--out", str(tmp_path / "backups")], target, world.target_token)
+    assert restored.returncode == 0, restored.stderr
+    operations = spec_operations()
+    for method, path, sent in world.standin.requests:
+        query = {k: v for k, v in sent.items() if k != "locale"}  # the stand-in's own, in its next links
+        operation = next((op for m, pattern, op in operations if m == method and pattern.match(path)), None)
+        assert operation is not None, f"{method} {path} is not in the spec"
+        assert not operation.get("deprecated") or path == "/v1/me/following", f"{method} {path} is deprecated"
+        params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+        assert set(query) <= set(params), f"{method} {path}: {set(query) - set(params)} undocumented"
+        assert {n for n, p in params.items() if p.get("required")} <= set(query), f"{method} {path}"
+        for name, value in query.items():
+            schema = params[name].get("schema", {})
+            if schema.get("type") == "integer":
+                assert schema.get("minimum", 0) <= int(value) <= schema.get("maximum", 10**9), (path, name, value)

@@ -16,7 +16,6 @@ from test_acceptance_export import run_cli, snapshots
 @pytest.fixture
 def world() -> Iterator[World]:
     with StandinSpotify() as standin:
-        standin.first_retry_after = None
         yield build_world(standin)
 
 

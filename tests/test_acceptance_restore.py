@@ -22,7 +22,6 @@ WRITES = ("POST", "PUT", "DELETE")
 @pytest.fixture
 def world() -> Iterator[World]:
     with StandinSpotify() as standin:
-        standin.first_retry_after = None
         yield build_world(standin)
 
 
