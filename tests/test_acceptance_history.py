@@ -65,3 +65,8 @@ def test_history_commands_read_complete_snapshots_and_skip_a_dead_one(world: Wor
     xspf = next(p for p in files if p.name.startswith("Road Trip 2025") and p.suffix == ".xspf")
     tracks = etree.parse(str(xspf)).findall(".//{http://xspf.org/ns/0/}track")
     assert len(tracks) == 7  # every item, the local file and the unavailable one included
+    identifiers = [[str(i.text) for i in track.findall("{http://xspf.org/ns/0/}identifier")] for track in tracks]
+    assert len(identifiers[0]) == 1  # "+1 (Remix)" has no external_ids: its Spotify URL only
+    assert identifiers[1][0].startswith("https://open.spotify.com/episode/")
+    assert identifiers[2] == [] and identifiers[3] == []  # the local file and the unavailable item: none
+    assert identifiers[4][0].startswith("https://open.spotify.com/track/") and identifiers[4][1].startswith("isrc:QZ")
