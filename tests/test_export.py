@@ -183,4 +183,5 @@ def test_a_run_that_would_outlive_its_time_budget_ends_cleanly_as_partial(simula
     manifest = verify_snapshot(store, result.folder)
     assert manifest["status"] == "partial"
     assert "time budget of 1 s" in manifest["error"]
+    assert "export --resume" in manifest["error"]  # it is resumed, not started over (resume.resume_delay_s)
     assert "skipped" in {entry["status"] for entry in manifest["datasets"].values()}

@@ -116,7 +116,8 @@ class OutOfTimeError(ExporterError):
     def __init__(self, budget_s: float) -> None:
         super().__init__(
             f"the export reached its time budget of {_human_duration(budget_s)} before it finished; "
-            "what was read is saved and the next run starts over"
+            "what was read is saved, and resuming the snapshot reads only the rest (in Azure a resume is queued "
+            "on its own; locally run `export --resume`)"
         )
 
 
