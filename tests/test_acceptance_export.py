@@ -249,3 +249,20 @@ def test_every_request_is_one_the_spec_documents(world: World, tmp_path: Path) -
             schema = params[name].get("schema", {})
             if schema.get("type") == "integer":
                 assert schema.get("minimum", 0) <= int(value) <= schema.get("maximum", 10**9), (path, name, value)
+
+
+def test_settings_may_sit_in_dotenv_beside_the_credentials(world: World, tmp_path: Path) -> None:
+    """``.env`` holds the client settings too (``SPOTIFY_API_URL`` ...), the environment winning."""
+    standin = world.standin
+    (tmp_path / ".env").write_text(
+        standin.env_file_text(world.jane_token)
+        + f"SPOTIFY_API_URL={standin.api_url}\nSPOTIFY_ACCOUNTS_URL={standin.accounts_url}\n"
+        + "SPOTIFY_MAX_ATTEMPTS=not-a-number\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
+    env["SPOTIFY_MAX_ATTEMPTS"] = "3"  # the environment wins over the file
+    result = subprocess.run(
+        [*EXPORTER, "export"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(snapshots(tmp_path / "backups")) == 1

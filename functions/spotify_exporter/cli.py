@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -25,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from . import __version__
 from .accounts import DEFAULT_ACCOUNT
 from .connect import connect
-from .credentials import EnvironmentSecrets
+from .credentials import EnvironmentSecrets, read_dotenv
 from .diff import describe, diff_snapshots
 from .errors import ExporterError
 from .export import DatasetOutcome, ExportResult, run_export
@@ -43,7 +44,7 @@ from .portable import copy_portable_playlists
 from .report import write_report
 from .restore import Selection, run_restore
 from .resume import NothingToResume, resume_latest
-from .settings import settings_from_env
+from .settings import ClientSettings, settings_from_env
 from .snapshot import PORTABLE_FOLDER
 from .stores import SnapshotStore
 from .stores.local import LocalFolderStore
@@ -112,6 +113,13 @@ def _configure_logging(verbose: bool, console: Console | None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _client_settings(env_file: Path, **overrides: object) -> ClientSettings:
+    """The client settings (``SPOTIFY_API_URL``, pacing, ...) from the environment, else from the
+    ``.env`` file that holds the credentials, else the defaults; options given win over all."""
+    from_file = read_dotenv(env_file) if env_file.is_file() else {}
+    return settings_from_env({**from_file, **os.environ}, **overrides)
 
 
 def _open_store(
@@ -266,7 +274,8 @@ def export(
     interactive = sys.stderr.isatty()
     console = Console(stderr=True) if interactive else None
     _configure_logging(verbose, console)
-    settings = settings_from_env(
+    settings = _client_settings(
+        env_file,
         max_requests_per_30s=max_requests_per_30s,
         max_retry_after_s=max_retry_after,
         rate_limit_budget_s=rate_limit_budget,
@@ -437,7 +446,7 @@ def restore(
     if not info.complete:
         say(f"warning: {info.folder} is a partial snapshot; only what it holds can be restored", err=True)
     selection = Selection(playlists, all_playlists, library, albums, artists)
-    client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), settings_from_env(), [])
+    client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), _client_settings(env_file), [])
     plan, report = run_restore(SnapshotReader(store, info), client, selection, dry_run=dry_run)
     if report is None:
         say("\n".join([*plan.describe(), "Dry run: nothing was changed."]))
