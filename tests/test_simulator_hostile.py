@@ -6,6 +6,7 @@ The exporter's hardening tests trust these fault modes; these tests are why they
 from __future__ import annotations
 
 import gzip
+import statistics
 
 import pytest
 import requests
@@ -41,7 +42,8 @@ def test_a_drip_sends_one_byte_at_a_time() -> None:
     with SpotifySimulator(build_account("tiny"), faults=Faults(drip=("/v1/me",), drip_interval_s=0.001)) as sim:
         response = session_for(sim).get(f"{sim.api_url}/me", timeout=5, stream=True)
         chunks = list(iter(lambda: response.raw.read1(1 << 16), b""))  # what each read finds there
-    assert len(chunks) > 10 and {len(chunk) for chunk in chunks} <= {1, 2}
+    # a byte at a time on the wire; a reader slowed by a busy machine may find a few waiting at once
+    assert len(chunks) > 10 and statistics.median(len(chunk) for chunk in chunks) <= 2
     assert b"".join(chunks).startswith(b"{")
 
 
