@@ -24,10 +24,11 @@ import orjson
 
 from . import __version__, rows
 from .carryover import PlaylistArchive
-from .client import JSON, Page, PageStream, SpotifyClient, image_type
+from .client import JSON, SpotifyClient, image_type
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
+from .paging import Page, PageStream
 from .portable import PortableBuilder, PortableError, PortableIndex
 from .redaction import redact
 from .resume import PartialSnapshot, ResumeChoice
