@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,12 +55,11 @@ from .pacing import RequestPacer
 from .paging import PageStream
 from .redaction import redact
 from .settings import ClientSettings
+from .transport import _read_body, _request_sent, _SignallingAdapter, _TooLarge, _when_sent
 
 JSON = dict[str, Any]
 #: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
 MAX_ANSWER_BYTES = 32 << 20
-#: bodies are read (and decompressed) this much at a time, so a size cap holds while reading
-_READ_STEP = 1 << 20
 #: how image files start, and the extension each is kept under (Spotify's covers are JPEGs)
 IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 #: Spotify counts requests as they arrive over 30 s; spacing them over a little more absorbs the
@@ -80,60 +78,6 @@ class _Answer(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-#: per thread: what runs once this thread's request is on its way (see ``SpotifyClient.get_json``)
-_when_sent = threading.local()
-
-
-def _request_sent() -> None:
-    callback = getattr(_when_sent, "callback", None)
-    if callback is not None:
-        _when_sent.callback = None
-        callback()
-
-
-class _SignallingConnection(urllib3.connection.HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        deadlines.attach(self)  # the request's overall deadline covers this connection
-        super().request(*args, **kwargs)
-        deadlines.attach(self)  # connected by now: a deadline that passed meanwhile cuts it
-        _request_sent()
-
-
-class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        deadlines.attach(self)
-        super().request(*args, **kwargs)
-        deadlines.attach(self)
-        _request_sent()
-
-
-class _SignallingPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _SignallingConnection
-
-
-class _SignallingHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _SignallingHTTPSConnection
-
-
-_SIGNALLING_POOLS = {"http": _SignallingPool, "https": _SignallingHTTPSPool}
-
-
-class _SignallingAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose connections say when a request has been written, before they
-    wait for its answer: the moment a page stream hands the previous page to its reader; and
-    which put themselves under the request's overall deadline (:mod:`.deadlines`)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _SIGNALLING_POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
-        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS has pools of its own (and signals at the answer)
-            manager.pool_classes_by_scheme = _SIGNALLING_POOLS
-        return manager
 
 
 class _Transient(Exception):
@@ -580,26 +524,6 @@ class SpotifyClient:
             # the bearer token only ever goes to the configured API host
             raise SpotifyRequestError(target.path, 0, f"a paging link to another host ({target.netloc})")
         return path_or_url
-
-
-class _TooLarge(Exception):
-    """The answer ran past the size allowed for it."""
-
-
-def _read_body(response: requests.Response, max_bytes: int) -> bytes:
-    """The whole body, decoded, in steps: past ``max_bytes`` (decoded, so a gzip bomb counts as
-    what it inflates to) the connection is dropped and :class:`_TooLarge` raised."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes and not response.headers.get("Content-Encoding"):
-        response.close()
-        raise _TooLarge()
-    data = bytearray()
-    while chunk := response.raw.read(_READ_STEP, decode_content=True):
-        data += chunk
-        if len(data) > max_bytes:
-            response.close()
-            raise _TooLarge()
-    return bytes(data)
 
 
 #: the longest ``Retry-After`` taken as it is; a longer one (``inf``, ``1e12``) is a ban of this length
