@@ -41,10 +41,10 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from . import deadlines
 from .auth import SpotifyAuth
+from .covers import OptionalDownloads, image_type
 from .errors import (
     ExporterError,
     ForbiddenError,
-    OptionalWorkSkipped,
     OutOfTimeError,
     OversizedAnswerError,
     RateLimitedError,
@@ -60,18 +60,9 @@ from .transport import _read_body, _request_sent, _SignallingAdapter, _TooLarge,
 JSON = dict[str, Any]
 #: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
 MAX_ANSWER_BYTES = 32 << 20
-#: how image files start, and the extension each is kept under (Spotify's covers are JPEGs)
-IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 #: Spotify counts requests as they arrive over 30 s; spacing them over a little more absorbs the
 #: network's jitter, so that no 30 s of arrivals ever holds more than the configured number
 PACING_WINDOW_S = 30.5
-
-
-def image_type(data: bytes) -> str | None:
-    """The extension of an image file by its first bytes (WebP: ``RIFF....WEBP``), None for anything else."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return next((extension for magic, extension in IMAGE_TYPES.items() if data.startswith(magic)), None)
 
 
 class _Answer(NamedTuple):
@@ -104,42 +95,6 @@ class RequestStats:
     writes: int = 0  # successful writes (restore)
     rate_limit_wait_s: float = 0.0
     pacing_wait_s: float = 0.0
-
-
-#: connection failures in a row after which the image host is given up on for the run
-IMAGE_HOST_FAILURES_IN_A_ROW = 3
-
-
-class OptionalDownloads:
-    """The run's budget for optional downloads (cover art), which must never stretch or break a run.
-
-    It closes for the rest of the run after :data:`IMAGE_HOST_FAILURES_IN_A_ROW` connection
-    failures in a row (the image host is down or swallows connections) or once ``budget_s``
-    seconds went into downloads; :meth:`check` then raises :class:`OptionalWorkSkipped`. Every
-    download's own deadline is cut to what is left, so the budget holds during a request too.
-    """
-
-    def __init__(self, budget_s: float) -> None:
-        self.budget_s = budget_s
-        self._spent_s = 0.0
-        self._failures_in_a_row = 0
-        #: why the remaining downloads are skipped (None while open)
-        self.closed: str | None = None
-
-    def remaining_s(self) -> float:
-        return max(0.0, self.budget_s - self._spent_s)
-
-    def check(self) -> None:
-        if self.closed is None and self.remaining_s() <= 0:
-            self.closed = f"the {self.budget_s:.0f} s allowed per run for cover images were spent"
-        if self.closed is not None:
-            raise OptionalWorkSkipped(self.closed)
-
-    def spent(self, seconds: float, *, connection_failed: bool = False) -> None:
-        self._spent_s += max(0.0, seconds)
-        self._failures_in_a_row = self._failures_in_a_row + 1 if connection_failed else 0
-        if self._failures_in_a_row >= IMAGE_HOST_FAILURES_IN_A_ROW and self.closed is None:
-            self.closed = f"the image host failed to answer {self._failures_in_a_row} times in a row"
 
 
 class SpotifyClient:

@@ -24,7 +24,8 @@ import orjson
 
 from . import __version__, rows
 from .carryover import PlaylistArchive
-from .client import JSON, SpotifyClient, image_type
+from .client import JSON, SpotifyClient
+from .covers import image_type
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
 from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
@@ -522,7 +523,7 @@ class Export:
         """Custom covers of the user's own playlists; their URLs expire within a day, so the image
         itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items.
 
-        Optional work: the client's budget for it (:class:`~spotify_exporter.client.OptionalDownloads`)
+        Optional work: the client's budget for it (:class:`~spotify_exporter.covers.OptionalDownloads`)
         may skip the rest, and no failure here makes the snapshot partial. A cover that is not in the
         snapshot is listed in ``covers`` as null; the next export tries it again."""
         if self._stop is not None:
