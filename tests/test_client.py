@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from exporter_fixtures import NoSleep, write_env_file
 
-from spotify_exporter.client import SpotifyClient, _retry_after_seconds
+from spotify_exporter.client import SpotifyClient
 from spotify_exporter.connect import connect
 from spotify_exporter.credentials import EnvironmentSecrets
 from spotify_exporter.errors import ConfigError, ForbiddenError, RateLimitedError, SpotifyRequestError
 from spotify_exporter.pacing import RequestPacer
+from spotify_exporter.retries import _retry_after_seconds
 from spotify_exporter.settings import settings_from_env
 from spotify_simulator import Faults, SpotifySimulator
 

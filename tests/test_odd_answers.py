@@ -17,9 +17,9 @@ from exporter_fixtures import NoSleep, cli_env, export_account, run_cli, write_e
 from snapshot_checks import DATASETS, assert_matches_truth, read_csv, verify_snapshot
 
 from spotify_exporter.authorize import AuthorizationError, exchange_code, new_request
-from spotify_exporter.client import RETRY_AFTER_CAP_S, _retry_after_seconds
 from spotify_exporter.errors import ExporterError
 from spotify_exporter.export import ExportResult
+from spotify_exporter.retries import RETRY_AFTER_CAP_S, _retry_after_seconds
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator
 

@@ -19,7 +19,6 @@ announced (:mod:`.paging`). Cover images are optional work in a budget of their 
 
 from __future__ import annotations
 
-import math
 import random
 import time
 import weakref
@@ -28,7 +27,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -54,6 +52,7 @@ from .errors import (
 from .pacing import RequestPacer
 from .paging import PageStream
 from .redaction import redact
+from .retries import _retry_after_seconds, _TokenRefreshed, _TooManyRequests, _Transient
 from .settings import ClientSettings
 from .transport import _read_body, _request_sent, _SignallingAdapter, _TooLarge, _when_sent
 
@@ -69,20 +68,6 @@ class _Answer(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-class _Transient(Exception):
-    """Worth another try after a backoff: 5xx, connection trouble, a body that is not JSON."""
-
-
-class _TooManyRequests(Exception):
-    def __init__(self, retry_after_s: float | None) -> None:
-        super().__init__("HTTP 429")
-        self.retry_after_s = retry_after_s
-
-
-class _TokenRefreshed(Exception):
-    """The API said 401 and we renewed the token: retry at once."""
 
 
 @dataclass
@@ -479,35 +464,6 @@ class SpotifyClient:
             # the bearer token only ever goes to the configured API host
             raise SpotifyRequestError(target.path, 0, f"a paging link to another host ({target.netloc})")
         return path_or_url
-
-
-#: the longest ``Retry-After`` taken as it is; a longer one (``inf``, ``1e12``) is a ban of this length
-RETRY_AFTER_CAP_S = 7 * 86_400.0
-
-
-def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
-    """The wait a ``Retry-After`` asks for, in seconds, at most :data:`RETRY_AFTER_CAP_S`.
-
-    The retry policy's one guard against odd values: None when the header gives no usable wait
-    (absent, not a number or date, ``nan``, zero, negative, a date already past), and the request
-    then backs off exponentially for a bounded number of attempts, never retrying at once in a loop;
-    infinite or huge values become the cap, a ban that stops the run instead of overflowing a date.
-    """
-    if not header:
-        return None
-    try:
-        seconds = float(header)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:  # "-0000": UTC with no claim about local time
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    if math.isnan(seconds) or seconds <= 0:
-        return None
-    return min(seconds, RETRY_AFTER_CAP_S)
 
 
 def _error_message(response: _Answer) -> str:
