@@ -1,7 +1,7 @@
 """The one place that sends requests to the Spotify Web API.
 
 It owns the base URL, the bearer header, timeouts, pacing, the status → error mapping
-and the retry policy:
+and the retry policy (:mod:`.retries`):
 
 * 5xx, broken connections and malformed bodies: retried with bounded exponential backoff;
 * 429: ``Retry-After`` is honoured while it fits the wait budget, otherwise the run stops
@@ -12,9 +12,9 @@ and the retry policy:
 
 Whatever a server does, a request ends: each has an overall deadline (:mod:`.deadlines`),
 answers are read at most :data:`MAX_ANSWER_BYTES` (decoded), odd ``Retry-After`` values pass one
-guard (:func:`_retry_after_seconds`), and the pager stops collections whose pages do not end as
-announced (:mod:`.paging`). Cover images are optional work in a budget of their own
-(:class:`OptionalDownloads`).
+guard (:func:`.retries._retry_after_seconds`), and the pager stops collections whose pages do not
+end as announced (:mod:`.paging`). Cover images are optional work in a budget of their own
+(:class:`.covers.OptionalDownloads`). The connections a request goes through are in :mod:`.transport`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import requests
 import requests.adapters
 import urllib3
 import urllib3.connection
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from . import deadlines
 from .auth import SpotifyAuth
@@ -52,7 +51,7 @@ from .errors import (
 from .pacing import RequestPacer
 from .paging import PageStream
 from .redaction import redact
-from .retries import _retry_after_seconds, _TokenRefreshed, _TooManyRequests, _Transient
+from .retries import RetryPolicy, _retry_after_seconds, _TokenRefreshed, _TooManyRequests, _Transient
 from .settings import ClientSettings
 from .transport import _read_body, _request_sent, _SignallingAdapter, _TooLarge, _when_sent
 
@@ -106,7 +105,6 @@ class SpotifyClient:
         self._budget_s = time_budget_s
         self._deadline = clock() + time_budget_s if time_budget_s is not None else None
         self._now = now
-        self._rng = rng or random.Random()
         self._pacer = RequestPacer(
             settings.max_requests_per_30s, PACING_WINDOW_S, clock=clock, sleep=self._sleep,
             earlier_ages=earlier_request_ages,
@@ -121,6 +119,7 @@ class SpotifyClient:
         self._watchdog = deadlines.Watchdog()
         self.optional = OptionalDownloads(settings.cover_budget_s)
         self.stats = RequestStats()
+        self._retries = RetryPolicy(settings, self.stats, rng or random.Random())
         self._worker: ThreadPoolExecutor | None = None
         self._halted: ExporterError | None = None
         self._streams: weakref.WeakSet[PageStream] = weakref.WeakSet()
@@ -190,47 +189,9 @@ class SpotifyClient:
             raise self._halted  # after a ban or a dead token, nothing more is sent
         url = self._url(path_or_url)
         path = urlsplit(url).path
-        transient_failures = 0
-        refreshed = False
-
-        def should_stop(state: RetryCallState) -> bool:
-            nonlocal transient_failures, refreshed
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TokenRefreshed):
-                if refreshed:
-                    return True
-                refreshed = True
-                return False
-            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                return not self._can_wait(error.retry_after_s)
-            transient_failures += 1  # includes a 429 without a usable Retry-After: backed off like a 5xx
-            return not retry_failures or transient_failures >= self.settings.max_attempts
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TokenRefreshed):
-                return 0.0
-            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                return error.retry_after_s
-            return self._backoff(transient_failures)
-
-        def count_retry(state: RetryCallState) -> None:
-            # tenacity computes the wait before it asks ``stop``, so waits are counted only here,
-            # once it is settled that we do wait
-            self.stats.retries += 1
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                self.stats.rate_limit_wait_s += error.retry_after_s
-
+        attempts = self._retries.attempts(retry_failures, self._sleep)
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception_type((_Transient, _TooManyRequests, _TokenRefreshed)),
-                stop=should_stop,
-                wait=wait,
-                sleep=self._sleep,
-                before_sleep=count_retry,
-                reraise=True,
-            ):
+            for attempt in attempts:
                 with attempt:
                     body = self._send(method, url, params, json_body, data, content_type)
         except _TooManyRequests as error:
@@ -242,7 +203,7 @@ class SpotifyClient:
                 self._halted = RateLimitedError(retry_at, error.retry_after_s)
             raise self._halted from None
         except _Transient as error:
-            raise SpotifyServerError(path, transient_failures, str(error)) from None
+            raise SpotifyServerError(path, attempts.transient_failures, str(error)) from None
         except _TokenRefreshed:
             raise SpotifyRequestError(path, 401, "a freshly issued access token was refused") from None
         return body
@@ -294,9 +255,9 @@ class SpotifyClient:
                 raise ForbiddenError(path, status, "the link has expired or the file is gone")
             if not (status == 429 or status >= 500):
                 raise SpotifyRequestError(path, status)
-            if attempt == 2 or self._backoff(1) >= self.optional.remaining_s():
+            if attempt == 2 or self._retries.backoff(1) >= self.optional.remaining_s():
                 raise SpotifyServerError(path, attempt, f"HTTP {status}")
-            self._sleep(self._backoff(1))
+            self._sleep(self._retries.backoff(1))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def pages(
@@ -444,17 +405,7 @@ class SpotifyClient:
         """Wait as a retry would after ``failures`` failed attempts (for callers that look before
         they retry a write that is not idempotent)."""
         self.stats.retries += 1
-        self._sleep(self._backoff(failures))
-
-    def _can_wait(self, retry_after_s: float) -> bool:
-        return (
-            retry_after_s <= self.settings.max_retry_after_s
-            and self.stats.rate_limit_wait_s + retry_after_s <= self.settings.rate_limit_budget_s
-        )
-
-    def _backoff(self, failures: int) -> float:
-        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2 ** max(0, failures - 1))
-        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+        self._sleep(self._retries.backoff(failures))
 
     def _url(self, path_or_url: str) -> str:
         if path_or_url.startswith("/"):

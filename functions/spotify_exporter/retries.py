@@ -4,13 +4,25 @@
 * 429 (:class:`_TooManyRequests`): ``Retry-After`` is honoured while it fits the wait budget;
   odd values pass one guard (:func:`_retry_after_seconds`);
 * 401 (:class:`_TokenRefreshed`): the access token is refreshed once, then tried at once.
+
+:class:`RetryPolicy` is the client's; :class:`Attempts` runs one request's tries with tenacity.
 """
 
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from .settings import ClientSettings
+
+if TYPE_CHECKING:
+    from .client import RequestStats
 
 
 class _Transient(Exception):
@@ -54,3 +66,85 @@ def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
     if math.isnan(seconds) or seconds <= 0:
         return None
     return min(seconds, RETRY_AFTER_CAP_S)
+
+
+#: what a request is tried again after; anything else reaches the caller at once
+RETRIED = (_Transient, _TooManyRequests, _TokenRefreshed)
+
+
+class RetryPolicy:
+    """The client's retry policy: how long a backoff lasts, and how much waiting for rate limits
+    one wait and the whole run may take (``stats`` counts the retries and the waits)."""
+
+    def __init__(self, settings: ClientSettings, stats: RequestStats, rng: random.Random) -> None:
+        self.settings = settings
+        self.stats = stats
+        self._rng = rng
+
+    def attempts(self, retry_failures: bool, sleep: Callable[[float], None]) -> Attempts:
+        """The tries of one request; ``retry_failures=False`` tries a transient failure only once."""
+        return Attempts(self, retry_failures, sleep)
+
+    def can_wait(self, retry_after_s: float) -> bool:
+        return (
+            retry_after_s <= self.settings.max_retry_after_s
+            and self.stats.rate_limit_wait_s + retry_after_s <= self.settings.rate_limit_budget_s
+        )
+
+    def backoff(self, failures: int) -> float:
+        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2 ** max(0, failures - 1))
+        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+
+
+class Attempts:
+    """One request's tries, as tenacity runs them (``for attempt in attempts: with attempt: ...``):
+    a 401 is tried again at once, once; a 429 after its ``Retry-After`` while the policy can wait;
+    anything transient after a backoff, up to ``max_attempts`` in all."""
+
+    def __init__(self, policy: RetryPolicy, retry_failures: bool, sleep: Callable[[float], None]) -> None:
+        self._policy = policy
+        self._retry_failures = retry_failures
+        self._sleep = sleep
+        self._refreshed = False
+        #: failed tries that were not a 401 or a 429 with a usable ``Retry-After``
+        self.transient_failures = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(
+            Retrying(
+                retry=retry_if_exception_type(RETRIED),
+                stop=self._should_stop,
+                wait=self._wait,
+                sleep=self._sleep,
+                before_sleep=self._count_retry,
+                reraise=True,
+            )
+        )
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _TokenRefreshed):
+            if self._refreshed:
+                return True
+            self._refreshed = True
+            return False
+        if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+            return not self._policy.can_wait(error.retry_after_s)
+        self.transient_failures += 1  # includes a 429 without a usable Retry-After: backed off like a 5xx
+        return not self._retry_failures or self.transient_failures >= self._policy.settings.max_attempts
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _TokenRefreshed):
+            return 0.0
+        if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+            return error.retry_after_s
+        return self._policy.backoff(self.transient_failures)
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        # tenacity computes the wait before it asks ``stop``, so waits are counted only here,
+        # once it is settled that we do wait
+        self._policy.stats.retries += 1
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+            self._policy.stats.rate_limit_wait_s += error.retry_after_s
