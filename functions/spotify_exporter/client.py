@@ -53,7 +53,7 @@ from .paging import PageStream
 from .redaction import redact
 from .retries import RetryPolicy, _retry_after_seconds, _TokenRefreshed, _TooManyRequests, _Transient
 from .settings import ClientSettings
-from .transport import _read_body, _request_sent, _SignallingAdapter, _TooLarge, _when_sent
+from .transport import _call, _read_body, _request_sent, _SignallingAdapter, _TooLarge, _when_sent
 
 JSON = dict[str, Any]
 #: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
@@ -234,7 +234,9 @@ class SpotifyClient:
             started = self._clock()
             try:
                 with self._limited(min(2 * timeout, self.optional.remaining_s())):
-                    answer = self._call("GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout))
+                    answer = _call(
+                        self._session, "GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout)
+                    )
                     body = _read_body(answer, max_bytes)
             except _Transient as error:
                 self.optional.spent(self._clock() - started, connection_failed=True)
@@ -340,7 +342,7 @@ class SpotifyClient:
             headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
             if content_type:
                 headers["Content-Type"] = content_type
-            answer = self._call(method, url, params, headers, json_body, data, self._timeout)
+            answer = _call(self._session, method, url, params, headers, json_body, data, self._timeout)
             try:
                 response = _Answer(answer.status_code, answer.headers, _read_body(answer, MAX_ANSWER_BYTES))
             except _TooLarge:
@@ -372,32 +374,6 @@ class SpotifyClient:
         if status >= 500:
             raise _Transient(f"HTTP {status}")
         raise SpotifyRequestError(path, status, _error_message(response))
-
-    def _call(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str],
-        json_body: object,
-        data: bytes | None,
-        timeout: tuple[float, float],
-    ) -> requests.Response:
-        """One request through the session's adapter, the answer's headers read, its body not yet
-        (:func:`_read_body`): the session still supplies headers, proxies, TLS settings and the
-        connection pool, but ``Session.request``'s per-call work (merging settings, cookies, hooks,
-        following redirects: none applies here) is skipped. It ran between an answer and the next
-        request, where every millisecond adds to an export's wall time."""
-        session = self._session
-        request = requests.PreparedRequest()
-        request.prepare_method(method)
-        request.prepare_url(url, params)
-        request.prepare_headers({**session.headers, **headers})
-        request.prepare_body(data, None, json_body)
-        verify = True if session.verify is None else session.verify
-        return session.get_adapter(url).send(
-            request, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies
-        )
 
     # -- policy ------------------------------------------------------------------------------
 

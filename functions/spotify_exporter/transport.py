@@ -9,6 +9,7 @@ so a gzip bomb counts as what it inflates to.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -93,3 +94,29 @@ def _read_body(response: requests.Response, max_bytes: int) -> bytes:
             response.close()
             raise _TooLarge()
     return bytes(data)
+
+
+def _call(
+    session: requests.Session,
+    method: str,
+    url: str,
+    params: Mapping[str, str | int] | None,
+    headers: Mapping[str, str],
+    json_body: object,
+    data: bytes | None,
+    timeout: tuple[float, float],
+) -> requests.Response:
+    """One request through the session's adapter, the answer's headers read, its body not yet
+    (:func:`_read_body`): the session still supplies headers, proxies, TLS settings and the
+    connection pool, but ``Session.request``'s per-call work (merging settings, cookies, hooks,
+    following redirects: none applies here) is skipped. It ran between an answer and the next
+    request, where every millisecond adds to an export's wall time."""
+    request = requests.PreparedRequest()
+    request.prepare_method(method)
+    request.prepare_url(url, params)
+    request.prepare_headers({**session.headers, **headers})
+    request.prepare_body(data, None, json_body)
+    verify = True if session.verify is None else session.verify
+    return session.get_adapter(url).send(
+        request, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies
+    )
