@@ -12,7 +12,7 @@ and the retry policy (:mod:`.retries`):
 
 Whatever a server does, a request ends: each has an overall deadline (:mod:`.deadlines`),
 answers are read at most :data:`MAX_ANSWER_BYTES` (decoded), odd ``Retry-After`` values pass one
-guard (:func:`.retries._retry_after_seconds`), and the pager stops collections whose pages do not
+guard (:func:`.retries.retry_after_seconds`), and the pager stops collections whose pages do not
 end as announced (:mod:`.paging`). Cover images are optional work in a budget of their own
 (:class:`.covers.OptionalDownloads`). The connections a request goes through are in :mod:`.transport`.
 """
@@ -51,9 +51,9 @@ from .errors import (
 from .pacing import RequestPacer
 from .paging import PageStream
 from .redaction import redact
-from .retries import RetryPolicy, _retry_after_seconds, _TokenRefreshed, _TooManyRequests, _Transient
+from .retries import RetryPolicy, TokenRefreshed, TooManyRequests, Transient, retry_after_seconds
 from .settings import ClientSettings
-from .transport import _call, _read_body, _request_sent, _SignallingAdapter, _TooLarge, _when_sent
+from .transport import AnswerTooLarge, SignallingAdapter, read_body, request_sent, send, when_sent
 
 JSON = dict[str, Any]
 #: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
@@ -113,7 +113,7 @@ class SpotifyClient:
         self._timeout = (settings.connect_timeout_s, settings.read_timeout_s)
         # every request (API, token, images) goes through connections that report when it is sent
         # and that the watchdog can cut at the request's deadline
-        adapter = _SignallingAdapter()
+        adapter = SignallingAdapter()
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self._watchdog = deadlines.Watchdog()
@@ -169,11 +169,11 @@ class SpotifyClient:
         ``on_sent`` runs once: as soon as the request is on its way, or before the call first
         sleeps (pacing, backoff), or at the latest before it returns or raises.
         """
-        _when_sent.callback = on_sent
+        when_sent.callback = on_sent
         try:
             return self._request(method, path_or_url, params, json_body, data, content_type, retry_failures)
         finally:
-            _request_sent()
+            request_sent()
 
     def _request(
         self,
@@ -194,7 +194,7 @@ class SpotifyClient:
             for attempt in attempts:
                 with attempt:
                     body = self._send(method, url, params, json_body, data, content_type)
-        except _TooManyRequests as error:
+        except TooManyRequests as error:
             # the rate limit is the whole app's: once it outlasts our patience nothing more is sent
             if error.retry_after_s is None:  # no usable Retry-After, and backing off did not help
                 self._halted = RateLimitedError(None, None)
@@ -202,9 +202,9 @@ class SpotifyClient:
                 retry_at = self._now() + timedelta(seconds=error.retry_after_s)
                 self._halted = RateLimitedError(retry_at, error.retry_after_s)
             raise self._halted from None
-        except _Transient as error:
+        except Transient as error:
             raise SpotifyServerError(path, attempts.transient_failures, str(error)) from None
-        except _TokenRefreshed:
+        except TokenRefreshed:
             raise SpotifyRequestError(path, 401, "a freshly issued access token was refused") from None
         return body
 
@@ -234,14 +234,14 @@ class SpotifyClient:
             started = self._clock()
             try:
                 with self._limited(min(2 * timeout, self.optional.remaining_s())):
-                    answer = _call(
+                    answer = send(
                         self._session, "GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout)
                     )
-                    body = _read_body(answer, max_bytes)
-            except _Transient as error:
+                    body = read_body(answer, max_bytes)
+            except Transient as error:
                 self.optional.spent(self._clock() - started, connection_failed=True)
                 raise SpotifyServerError(path, attempt, str(error)) from None
-            except _TooLarge:
+            except AnswerTooLarge:
                 self.optional.spent(self._clock() - started)
                 raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes") from None
             self.optional.spent(self._clock() - started)
@@ -298,7 +298,7 @@ class SpotifyClient:
     def _sleep(self, seconds: float) -> None:
         """Every wait goes through here, so none can run past the deadline."""
         self._check_deadline(seconds)
-        _request_sent()  # nothing is sent for a while: what waits for the send need not
+        request_sent()  # nothing is sent for a while: what waits for the send need not
         self._real_sleep(seconds)
 
     def _check_deadline(self, upcoming_s: float = 0.0) -> None:
@@ -316,14 +316,14 @@ class SpotifyClient:
         with self._watchdog.limit(limit_s) as limit:
             try:
                 yield
-            except (_Transient, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            except (Transient, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 if not limit.expired:
-                    if isinstance(error, _Transient):
+                    if isinstance(error, Transient):
                         raise
-                    raise _Transient(type(error).__name__) from None
+                    raise Transient(type(error).__name__) from None
                 if by_budget:
                     raise OutOfTimeError(self._budget_s or 0.0) from None
-                raise _Transient(f"no complete answer within {limit_s:.3g} s") from None
+                raise Transient(f"no complete answer within {limit_s:.3g} s") from None
 
     def _send(
         self,
@@ -342,10 +342,10 @@ class SpotifyClient:
             headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
             if content_type:
                 headers["Content-Type"] = content_type
-            answer = _call(self._session, method, url, params, headers, json_body, data, self._timeout)
+            answer = send(self._session, method, url, params, headers, json_body, data, self._timeout)
             try:
-                response = _Answer(answer.status_code, answer.headers, _read_body(answer, MAX_ANSWER_BYTES))
-            except _TooLarge:
+                response = _Answer(answer.status_code, answer.headers, read_body(answer, MAX_ANSWER_BYTES))
+            except AnswerTooLarge:
                 raise OversizedAnswerError(urlsplit(url).path, MAX_ANSWER_BYTES) from None
         status = response.status
         if method != "GET" and status in (200, 201, 202, 204):
@@ -359,20 +359,20 @@ class SpotifyClient:
             try:
                 body = orjson.loads(response.body)
             except orjson.JSONDecodeError:
-                raise _Transient("a malformed JSON body") from None
+                raise Transient("a malformed JSON body") from None
             if not isinstance(body, dict):
-                raise _Transient("a JSON body that is not an object")
+                raise Transient("a JSON body that is not an object")
             return body
         path = urlsplit(url).path
         if status == 401:
             self._auth.refresh()
-            raise _TokenRefreshed()
+            raise TokenRefreshed()
         if status == 429:
-            raise _TooManyRequests(_retry_after_seconds(response.headers.get("Retry-After"), self._now()))
+            raise TooManyRequests(retry_after_seconds(response.headers.get("Retry-After"), self._now()))
         if status in (403, 404):
             raise ForbiddenError(path, status, _error_message(response))
         if status >= 500:
-            raise _Transient(f"HTTP {status}")
+            raise Transient(f"HTTP {status}")
         raise SpotifyRequestError(path, status, _error_message(response))
 
     # -- policy ------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The retry policy: which failures of a request are tried again, and after how long.
 
-* 5xx, broken connections and malformed bodies (:class:`_Transient`): bounded exponential backoff;
-* 429 (:class:`_TooManyRequests`): ``Retry-After`` is honoured while it fits the wait budget;
-  odd values pass one guard (:func:`_retry_after_seconds`);
-* 401 (:class:`_TokenRefreshed`): the access token is refreshed once, then tried at once.
+* 5xx, broken connections and malformed bodies (:class:`Transient`): bounded exponential backoff;
+* 429 (:class:`TooManyRequests`): ``Retry-After`` is honoured while it fits the wait budget;
+  odd values pass one guard (:func:`retry_after_seconds`);
+* 401 (:class:`TokenRefreshed`): the access token is refreshed once, then tried at once.
 
 :class:`RetryPolicy` is the client's; :class:`Attempts` runs one request's tries with tenacity.
 """
@@ -25,17 +25,17 @@ if TYPE_CHECKING:
     from .client import RequestStats
 
 
-class _Transient(Exception):
+class Transient(Exception):
     """Worth another try after a backoff: 5xx, connection trouble, a body that is not JSON."""
 
 
-class _TooManyRequests(Exception):
+class TooManyRequests(Exception):
     def __init__(self, retry_after_s: float | None) -> None:
         super().__init__("HTTP 429")
         self.retry_after_s = retry_after_s
 
 
-class _TokenRefreshed(Exception):
+class TokenRefreshed(Exception):
     """The API said 401 and we renewed the token: retry at once."""
 
 
@@ -43,7 +43,7 @@ class _TokenRefreshed(Exception):
 RETRY_AFTER_CAP_S = 7 * 86_400.0
 
 
-def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
+def retry_after_seconds(header: str | None, now: datetime) -> float | None:
     """The wait a ``Retry-After`` asks for, in seconds, at most :data:`RETRY_AFTER_CAP_S`.
 
     The retry policy's one guard against odd values: None when the header gives no usable wait
@@ -69,7 +69,7 @@ def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
 
 
 #: what a request is tried again after; anything else reaches the caller at once
-RETRIED = (_Transient, _TooManyRequests, _TokenRefreshed)
+RETRIED = (Transient, TooManyRequests, TokenRefreshed)
 
 
 class RetryPolicy:
@@ -123,21 +123,21 @@ class Attempts:
 
     def _should_stop(self, state: RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _TokenRefreshed):
+        if isinstance(error, TokenRefreshed):
             if self._refreshed:
                 return True
             self._refreshed = True
             return False
-        if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+        if isinstance(error, TooManyRequests) and error.retry_after_s is not None:
             return not self._policy.can_wait(error.retry_after_s)
         self.transient_failures += 1  # includes a 429 without a usable Retry-After: backed off like a 5xx
         return not self._retry_failures or self.transient_failures >= self._policy.settings.max_attempts
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _TokenRefreshed):
+        if isinstance(error, TokenRefreshed):
             return 0.0
-        if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+        if isinstance(error, TooManyRequests) and error.retry_after_s is not None:
             return error.retry_after_s
         return self._policy.backoff(self.transient_failures)
 
@@ -146,5 +146,5 @@ class Attempts:
         # once it is settled that we do wait
         self._policy.stats.retries += 1
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
+        if isinstance(error, TooManyRequests) and error.retry_after_s is not None:
             self._policy.stats.rate_limit_wait_s += error.retry_after_s

@@ -23,13 +23,13 @@ from . import deadlines
 _READ_STEP = 1 << 20
 
 #: per thread: what runs once this thread's request is on its way (see ``SpotifyClient.get_json``)
-_when_sent = threading.local()
+when_sent = threading.local()
 
 
-def _request_sent() -> None:
-    callback = getattr(_when_sent, "callback", None)
+def request_sent() -> None:
+    callback = getattr(when_sent, "callback", None)
     if callback is not None:
-        _when_sent.callback = None
+        when_sent.callback = None
         callback()
 
 
@@ -38,7 +38,7 @@ class _SignallingConnection(urllib3.connection.HTTPConnection):
         deadlines.attach(self)  # the request's overall deadline covers this connection
         super().request(*args, **kwargs)
         deadlines.attach(self)  # connected by now: a deadline that passed meanwhile cuts it
-        _request_sent()
+        request_sent()
 
 
 class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
@@ -46,7 +46,7 @@ class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
         deadlines.attach(self)
         super().request(*args, **kwargs)
         deadlines.attach(self)
-        _request_sent()
+        request_sent()
 
 
 class _SignallingPool(urllib3.HTTPConnectionPool):
@@ -60,7 +60,7 @@ class _SignallingHTTPSPool(urllib3.HTTPSConnectionPool):
 _SIGNALLING_POOLS = {"http": _SignallingPool, "https": _SignallingHTTPSPool}
 
 
-class _SignallingAdapter(requests.adapters.HTTPAdapter):
+class SignallingAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter whose connections say when a request has been written, before they
     wait for its answer: the moment a page stream hands the previous page to its reader; and
     which put themselves under the request's overall deadline (:mod:`.deadlines`)."""
@@ -76,27 +76,27 @@ class _SignallingAdapter(requests.adapters.HTTPAdapter):
         return manager
 
 
-class _TooLarge(Exception):
+class AnswerTooLarge(Exception):
     """The answer ran past the size allowed for it."""
 
 
-def _read_body(response: requests.Response, max_bytes: int) -> bytes:
+def read_body(response: requests.Response, max_bytes: int) -> bytes:
     """The whole body, decoded, in steps: past ``max_bytes`` (decoded, so a gzip bomb counts as
-    what it inflates to) the connection is dropped and :class:`_TooLarge` raised."""
+    what it inflates to) the connection is dropped and :class:`AnswerTooLarge` raised."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes and not response.headers.get("Content-Encoding"):
         response.close()
-        raise _TooLarge()
+        raise AnswerTooLarge()
     data = bytearray()
     while chunk := response.raw.read(_READ_STEP, decode_content=True):
         data += chunk
         if len(data) > max_bytes:
             response.close()
-            raise _TooLarge()
+            raise AnswerTooLarge()
     return bytes(data)
 
 
-def _call(
+def send(
     session: requests.Session,
     method: str,
     url: str,
@@ -107,7 +107,7 @@ def _call(
     timeout: tuple[float, float],
 ) -> requests.Response:
     """One request through the session's adapter, the answer's headers read, its body not yet
-    (:func:`_read_body`): the session still supplies headers, proxies, TLS settings and the
+    (:func:`read_body`): the session still supplies headers, proxies, TLS settings and the
     connection pool, but ``Session.request``'s per-call work (merging settings, cookies, hooks,
     following redirects: none applies here) is skipped. It ran between an answer and the next
     request, where every millisecond adds to an export's wall time."""
