@@ -30,7 +30,7 @@ def say(text: str, err: bool = False) -> None:
     click.echo(printable(text), err=err)
 
 
-def _configure_logging(verbose: bool, console: Console | None) -> None:
+def configure_logging(verbose: bool, console: Console | None) -> None:
     level = logging.DEBUG if verbose else logging.INFO
     handler: logging.Handler
     if console is not None:
@@ -46,7 +46,7 @@ def _configure_logging(verbose: bool, console: Console | None) -> None:
     root.propagate = False
 
 
-def _open_store(
+def open_store(
     out: Path | None, blob_url: str | None, connection_string: str | None, container: str | None
 ) -> SnapshotStore:
     if sum(x is not None for x in (out, blob_url, connection_string)) > 1:
@@ -120,7 +120,7 @@ def env_file_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-def _snapshot_in(store: SnapshotStore, reference: str | None) -> tuple[SnapshotStore, SnapshotInfo]:
+def snapshot_in(store: SnapshotStore, reference: str | None) -> tuple[SnapshotStore, SnapshotInfo]:
     """A snapshot named by a local folder path or by ``<account>/<time>`` (or time) in ``store``."""
     if reference is not None:
         local = store_for_path(reference)

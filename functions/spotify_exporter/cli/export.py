@@ -21,10 +21,10 @@ from ..stores.local import LocalFolderStore
 from .common import (
     EXIT_ACTION_REQUIRED,
     EXIT_PARTIAL,
-    _configure_logging,
-    _open_store,
     account_option,
+    configure_logging,
     env_file_option,
+    open_store,
     say,
     store_options,
 )
@@ -135,13 +135,13 @@ def export(
     finishes the latest snapshot in place when it is partial (exit 0 if there is none)."""
     interactive = sys.stderr.isatty()
     console = Console(stderr=True) if interactive else None
-    _configure_logging(verbose, console)
+    configure_logging(verbose, console)
     settings = settings_from_env(
         max_requests_per_30s=max_requests_per_30s,
         max_retry_after_s=max_retry_after,
         rate_limit_budget_s=rate_limit_budget,
     )
-    store = _open_store(out, blob_url, blob_connection_string, container)
+    store = open_store(out, blob_url, blob_connection_string, container)
     warnings: list[str] = []
     client = connect(EnvironmentSecrets(dotenv_path=env_file, account=account_alias), settings, warnings)
     options: dict[str, Any] = {"warnings": warnings, "incremental": not full}

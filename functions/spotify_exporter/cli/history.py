@@ -14,7 +14,7 @@ from ..portable import copy_portable_playlists
 from ..report import write_report
 from ..snapshot import PORTABLE_FOLDER
 from ..stores.local import LocalFolderStore
-from .common import _open_store, _snapshot_in, blob_options, say, store_options
+from .common import blob_options, open_store, say, snapshot_in, store_options
 
 
 @click.command(name="list")
@@ -23,7 +23,7 @@ def list_command(
     out: Path | None, blob_url: str | None, blob_connection_string: str | None, container: str | None
 ) -> None:
     """List the snapshots in a store, oldest first."""
-    store = _open_store(out, blob_url, blob_connection_string, container)
+    store = open_store(out, blob_url, blob_connection_string, container)
     listing = list_snapshots(store)
     if not listing.finished and not listing.unfinished:
         say(f"no snapshots in {store.location}")
@@ -60,15 +60,15 @@ def diff(
 
     OLD and NEW are snapshot folders (paths) or <account>/<time> in the store; by default
     the two latest complete snapshots, and with OLD alone, OLD against the latest."""
-    store = _open_store(out, blob_url, blob_connection_string, container)
+    store = open_store(out, blob_url, blob_connection_string, container)
     if old is None:
         complete = single_account(list_snapshots(store), store)
         if len(complete) < 2:
             raise ExporterError(f"{store.location} has fewer than two complete snapshots: nothing to compare")
         old_store, old_info, new_store, new_info = store, complete[-2], store, complete[-1]
     else:
-        old_store, old_info = _snapshot_in(store, old)
-        new_store, new_info = _snapshot_in(old_store if new is None else store, new)
+        old_store, old_info = snapshot_in(store, old)
+        new_store, new_info = snapshot_in(old_store if new is None else store, new)
     document = diff_snapshots(SnapshotReader(old_store, old_info), SnapshotReader(new_store, new_info))
     if as_json:
         say(json.dumps(document, ensure_ascii=False, indent=2))
@@ -94,7 +94,7 @@ def report(
 ) -> None:
     """Write one self-contained HTML page about the account's history: library size over time,
     additions and removals per week, artists liked per month, largest playlists, latest changes."""
-    store = _open_store(out, blob_url, blob_connection_string, container)
+    store = open_store(out, blob_url, blob_connection_string, container)
     if output is None:
         output = (
             (out or Path("backups")) / "report.html"
@@ -135,7 +135,7 @@ def portable(
     SNAPSHOT is a snapshot folder, <account>/<time> or "latest". Every snapshot has them in
     its portable/ folder; this makes them for snapshots from before they existed, and copies
     them out of Blob Storage. Every file read is checked against the snapshot's manifest."""
-    store, info = _snapshot_in(_open_store(backups, blob_url, blob_connection_string, container), snapshot)
+    store, info = snapshot_in(open_store(backups, blob_url, blob_connection_string, container), snapshot)
     if not info.complete:
         click.echo(f"warning: {info.folder} is a partial snapshot; its files say what is missing", err=True)
     target = LocalFolderStore(out)

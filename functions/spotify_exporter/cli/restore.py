@@ -13,7 +13,7 @@ from ..credentials import EnvironmentSecrets
 from ..history import SnapshotReader
 from ..restore import Selection, run_restore
 from ..settings import settings_from_env
-from .common import _configure_logging, _open_store, _snapshot_in, account_option, env_file_option, say, store_options
+from .common import account_option, configure_logging, env_file_option, open_store, say, snapshot_in, store_options
 
 
 @click.command()
@@ -49,8 +49,8 @@ def restore(
     With no selection everything is restored. Playlists are recreated with their items in
     order, flags, description and cover; followed playlists are followed again. Running it
     again after an interruption resumes: nothing is added twice."""
-    _configure_logging(verbose, Console(stderr=True) if sys.stderr.isatty() else None)
-    store, info = _snapshot_in(_open_store(out, blob_url, blob_connection_string, container), snapshot)
+    configure_logging(verbose, Console(stderr=True) if sys.stderr.isatty() else None)
+    store, info = snapshot_in(open_store(out, blob_url, blob_connection_string, container), snapshot)
     if not info.complete:
         say(f"warning: {info.folder} is a partial snapshot; only what it holds can be restored", err=True)
     selection = Selection(playlists, all_playlists, library, albums, artists)
