@@ -37,10 +37,10 @@ from .history import JSON, SnapshotReader
 from .portable_formats import (
     PortableHead,
     PortableTrack,
-    _text,
     entry_from_row,
     jspf_head_and_end,
     jspf_track,
+    optional_text,
     spotify_url,
     xspf_head_and_end,
     xspf_track,
@@ -89,8 +89,8 @@ def playlist_head(playlist: JSON, items_status: str, cover: str | None) -> Porta
     # Spotify sends descriptions HTML-escaped ("&amp;", "&#x27;"); the formats want the plain text
     notes = [rows.playlist_description(playlist).strip(), ITEMS_NOT_READ.get(items_status, "")]
     return PortableHead(
-        title=_text(playlist.get("name")),
-        creator=_text(owner.get("display_name")) or _text(owner.get("id")),
+        title=optional_text(playlist.get("name")),
+        creator=optional_text(owner.get("display_name")) or optional_text(owner.get("id")),
         annotation="\n\n".join(n for n in notes if n) or None,
         identifier=spotify_url(playlist.get("uri")) or spotify_url(f"spotify:playlist:{playlist.get('id')}"),
         image=COVER_PREFIX + quote(cover) if cover else None,
@@ -99,7 +99,7 @@ def playlist_head(playlist: JSON, items_status: str, cover: str | None) -> Porta
 
 
 def liked_songs_head(profile: JSON, library_status: str) -> PortableHead:
-    who = _text(profile.get("display_name")) or _text(profile.get("id"))
+    who = optional_text(profile.get("display_name")) or optional_text(profile.get("id"))
     notes = [f"Liked Songs of {who} on Spotify, newest first." if who else "Liked Songs on Spotify, newest first."]
     if library_status not in ("complete", "missing"):
         notes.append(LIBRARY_NOT_READ)

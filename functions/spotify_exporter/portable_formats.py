@@ -56,7 +56,8 @@ class PortableHead:
 # -- items -------------------------------------------------------------------------------------
 
 
-def _text(value: object) -> str | None:
+def optional_text(value: object) -> str | None:
+    """A field's text, None for a missing or empty one (left out of the files)."""
     return str(value) if value not in (None, "") else None
 
 
@@ -87,9 +88,9 @@ def track_from_row(row: rows.Row, item_type: str) -> PortableTrack:
     if item_type != "local":
         identifiers = tuple(i for i in (spotify_url(row.get("track_uri")), isrc_identifier(row.get("isrc"))) if i)
     return PortableTrack(
-        title=_text(row.get("track_name")),
-        creator=_text(row.get("artists")),
-        album=_text(row.get("album")),
+        title=optional_text(row.get("track_name")),
+        creator=optional_text(row.get("artists")),
+        album=optional_text(row.get("album")),
         duration_ms=duration,
         identifiers=identifiers,
         annotation=LOCAL_NOTE if item_type == "local" else None,
