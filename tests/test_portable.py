@@ -28,8 +28,9 @@ from snapshot_checks import guard, read_bytes, read_csv, verify_snapshot
 from spotify_exporter import rows
 from spotify_exporter.export import ExportResult
 from spotify_exporter.history import SnapshotInfo, SnapshotReader
+from spotify_exporter.pathnames import safe_title
 from spotify_exporter.portable import PortableBuilder, PortableError, StoreFiles, write_portable_playlists
-from spotify_exporter.snapshot import SnapshotWriter, portable_base_name, safe_title
+from spotify_exporter.snapshot import SnapshotWriter, portable_base_name
 from spotify_exporter.stores import SnapshotStore
 from spotify_exporter.stores.blob import BlobStore
 from spotify_exporter.stores.local import LocalFolderStore
