@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import io
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -221,21 +220,14 @@ class SnapshotWriter:
 
 # -- portable playlist file names ----------------------------------------------------------
 
-_PLAIN_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
-
 
 def portable_base_name(title: str, playlist_id: str) -> str:
     """``portable/<title> (<id>)``: the id makes it unique; add ``.xspf`` or ``.jspf``.
 
-    Spotify ids are base62 and kept as they are; anything else is reduced to safe characters
-    plus a digest of the original, so two ids never share a name.
+    The id is encoded as every id in a path is (:func:`~spotify_exporter.pathnames.path_part`):
+    Spotify's base62 ids are kept as they are, and two ids never share a name.
     """
-    if _PLAIN_ID.match(playlist_id):
-        tag = playlist_id
-    else:
-        digest = hashlib.sha256(playlist_id.encode()).hexdigest()[:12]
-        tag = f"{re.sub(r'[^0-9A-Za-z_-]', '_', playlist_id)[:40]}-{digest}"
-    return f"{PORTABLE_FOLDER}/{safe_title(title)} ({tag})"
+    return f"{PORTABLE_FOLDER}/{safe_title(title)} ({path_part(playlist_id)})"
 
 
 def liked_songs_base_name() -> str:
