@@ -50,11 +50,11 @@ from .wsgi import (
     TOKEN_PATH,
     URLS,
     WRITE_METHODS,
+    ArrivalServer,
     Reply,
-    _ArrivalServer,
-    _echo_request,
-    _route_args,
+    echo_request,
     error,
+    route_args,
 )
 
 T = TypeVar("T")
@@ -192,7 +192,7 @@ class SpotifySimulator(WebApiEndpoints, AccountsService):
             return self
         # cheroot: keep-alive and a thread pool, as a production server (and api.spotify.com) has,
         # so a client pays no TCP handshake and no thread start per request
-        server = _ArrivalServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
+        server = ArrivalServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
         # cheroot polls its connections this often; stop() waits for the poll in progress (0.5 s by default)
         server.expiration_interval = 0.05
         server.prepare()
@@ -282,7 +282,7 @@ class SpotifySimulator(WebApiEndpoints, AccountsService):
         try:
             endpoint, args = adapter.match()
             template = str(endpoint)
-            args = _route_args(args)
+            args = route_args(args)
         except (NotFound, MethodNotAllowed) as exc:
             routing_error = exc
         api = False
@@ -298,7 +298,7 @@ class SpotifySimulator(WebApiEndpoints, AccountsService):
         else:
             reply = error(404, "Service not found")
         if self.faults.echo_errors and reply.status >= 400:
-            _echo_request(request, reply)
+            echo_request(request, reply)
         # status, headers and body are ready before the wait: the latency is the response time,
         # from the request's arrival; building the answer is part of it, not added to it
         body: Iterable[bytes] = self._encode(request.method, template, reply)(environ, start_response)

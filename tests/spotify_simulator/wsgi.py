@@ -40,7 +40,7 @@ def _rule(path: str, *methods: str) -> Rule:
     return Rule(path, endpoint=path.replace("<", "{").replace(">", "}"), methods=list(methods))
 
 
-def _route_args(args: Mapping[str, Any]) -> dict[str, Any]:
+def route_args(args: Mapping[str, Any]) -> dict[str, Any]:
     """cheroot leaves ``%2F`` quoted in the path (so that it cannot split a segment): an id holding
     ``/`` (hostile-id tests) arrives as one segment and is unquoted here."""
     return {key: re.sub("(?i)%2F", "/", value) if isinstance(value, str) else value for key, value in args.items()}
@@ -73,18 +73,18 @@ URLS = Map(
 )
 
 
-#: environ key: when the request reached the server (``time.monotonic()``), see ``_ArrivalServer``
+#: environ key: when the request reached the server (``time.monotonic()``), see ``ArrivalServer``
 ARRIVED_AT = "spotify_simulator.arrived_at"
 
 
-class _ArrivalServer(WSGIServer):
+class ArrivalServer(WSGIServer):
     """cheroot, noting when each request arrived, so that the latency counts from there: the
     stand-in's own HTTP parsing and thread hand-offs are part of its response time, as Spotify's are
     part of its own, instead of being added on top of the simulated latency."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.gateway = _ArrivalGateway
+        self.gateway = ArrivalGateway
 
     def process_conn(self, conn: Any) -> None:
         # called once a connection has bytes to read (or was just accepted): the request is here
@@ -92,7 +92,7 @@ class _ArrivalServer(WSGIServer):
         super().process_conn(conn)
 
 
-class _ArrivalGateway(Gateway_10):
+class ArrivalGateway(Gateway_10):
     def respond(self) -> None:
         conn = self.req.conn
         # a new connection is handed over on accept, maybe before its first request was sent:
@@ -128,7 +128,7 @@ def oauth_error(status: int, code: str, description: str) -> Reply:
     return Reply(status, {"error": code, "error_description": description})
 
 
-def _echo_request(request: Request, reply: Reply) -> None:
+def echo_request(request: Request, reply: Reply) -> None:
     """``Faults.echo_errors``: the error quotes the request back, credentials included."""
     form = urlencode(list(request.form.items(multi=True)))  # a parsed form is no longer in get_data()
     quoted = (
