@@ -1,12 +1,17 @@
 """Cover images: optional work, in a budget of their own, so that they never stretch or break a run.
 
-The client downloads them (``SpotifyClient.download``) under :class:`OptionalDownloads`;
-:func:`image_type` says whether what came back is an image, and under which extension it is kept.
+Only the covers people set themselves are kept (:func:`custom_cover_url`; Spotify makes the others
+from the items). The client downloads them (``SpotifyClient.download``) under
+:class:`OptionalDownloads`; :func:`image_type` says whether what came back is an image, and under
+which extension it is kept.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from .errors import OptionalWorkSkipped
+from .rows import JSON
 
 #: how image files start, and the extension each is kept under (Spotify's covers are JPEGs)
 IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
@@ -53,3 +58,23 @@ class OptionalDownloads:
         self._failures_in_a_row = self._failures_in_a_row + 1 if connection_failed else 0
         if self._failures_in_a_row >= IMAGE_HOST_FAILURES_IN_A_ROW and self.closed is None:
             self.closed = f"the image host failed to answer {self._failures_in_a_row} times in a row"
+
+
+#: covers Spotify makes itself: a mosaic of the first albums, or one album's art
+_GENERATED_IMAGE_PREFIX = "ab67616d"
+
+
+def custom_cover_url(playlist: JSON, account_id: str) -> str | None:
+    """The URL of a playlist's cover if the user set it themselves (and owns the playlist)."""
+    owner = playlist.get("owner")
+    if not isinstance(owner, dict) or owner.get("id") != account_id:
+        return None
+    images = playlist.get("images")
+    first = images[0] if isinstance(images, list) and images and isinstance(images[0], dict) else {}
+    url = first.get("url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        return None
+    parts = urlsplit(url)
+    if parts.netloc.startswith("mosaic.") or parts.path.rsplit("/", 1)[-1].startswith(_GENERATED_IMAGE_PREFIX):
+        return None
+    return url

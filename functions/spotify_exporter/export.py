@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 
 from . import __version__, rows
-from .carryover import PlaylistArchive
+from .carryover import PlaylistArchive, _unchanged_playlists
 from .client import JSON, SpotifyClient
-from .covers import image_type
+from .covers import custom_cover_url, image_type
 from .datasets import (
     AFTER_PLAYLISTS,
     DATASET_ERRORS,
@@ -646,67 +646,8 @@ class Export:
         return snapshot_folder(account_id, moment), moment
 
 
-def _unchanged_playlists(source: SnapshotReader, playlists: list[JSON], started: bool = False) -> PlaylistArchive:
-    """The items ``source`` holds of every listed playlist it has at the same ``snapshot_id`` and item
-    count, all of them (``exported``) or refused (``forbidden``); raises when ``source`` is unreadable.
-
-    ``started``: also the first items of playlists at the same version that ``source`` could not read
-    to the end (``failed``), in the archive's ``started``."""
-    before = {row["playlist_id"]: row for row in source.csv_rows("playlists")}
-    unchanged = {
-        str(p["id"]): p
-        for p in playlists
-        if (old := before.get(str(p.get("id"))))
-        and old["items_status"] in ("exported", "forbidden")
-        and p.get("snapshot_id")
-        and old["snapshot_id"] == p.get("snapshot_id")
-        and old["item_count"] == str(rows.playlist_item_total(p))
-    }
-    cut_off = {
-        str(p["id"])
-        for p in playlists
-        if started
-        and (old := before.get(str(p.get("id"))))
-        and old["items_status"] == "failed"
-        and p.get("snapshot_id")
-        and old["snapshot_id"] == p.get("snapshot_id")
-    }
-    if not unchanged and not cut_off:
-        return PlaylistArchive()
-    exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
-    archive = PlaylistArchive.load(source, exported | cut_off)
-    archive.started = {pid: count for pid in cut_off if (count := archive.item_count(pid) or 0)}
-    archive.reuse(
-        {
-            pid: before[pid]["items_status"]
-            for pid in unchanged
-            if pid not in exported or (archive.item_count(pid) or 0) == rows.playlist_item_total(unchanged[pid])
-        }
-    )
-    return archive
-
-
 #: how the warning about refused playlist items begins (a resume that reads them again counts anew)
 FORBIDDEN_WARNING_START = "Spotify refused the items of"
-
-#: covers Spotify makes itself: a mosaic of the first albums, or one album's art
-_GENERATED_IMAGE_PREFIX = "ab67616d"
-
-
-def custom_cover_url(playlist: JSON, account_id: str) -> str | None:
-    """The URL of a playlist's cover if the user set it themselves (and owns the playlist)."""
-    owner = playlist.get("owner")
-    if not isinstance(owner, dict) or owner.get("id") != account_id:
-        return None
-    images = playlist.get("images")
-    first = images[0] if isinstance(images, list) and images and isinstance(images[0], dict) else {}
-    url = first.get("url")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        return None
-    parts = urlsplit(url)
-    if parts.netloc.startswith("mosaic.") or parts.path.rsplit("/", 1)[-1].startswith(_GENERATED_IMAGE_PREFIX):
-        return None
-    return url
 
 
 def run_export(client: SpotifyClient, store: SnapshotStore, **options: Any) -> ExportResult:
