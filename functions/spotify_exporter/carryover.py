@@ -100,7 +100,7 @@ class PlaylistArchive:
         self.close()
 
 
-def _unchanged_playlists(source: SnapshotReader, playlists: list[JSON], started: bool = False) -> PlaylistArchive:
+def unchanged_playlists(source: SnapshotReader, playlists: list[JSON], started: bool = False) -> PlaylistArchive:
     """The items ``source`` holds of every listed playlist it has at the same ``snapshot_id`` and item
     count, all of them (``exported``) or refused (``forbidden``); raises when ``source`` is unreadable.
 

@@ -49,7 +49,9 @@ class ProgressSink(Protocol):
     def finished(self, dataset: str, outcome: DatasetOutcome) -> None: ...
 
 
-class _NoProgress:
+class NoProgress:
+    """Progress nobody watches (the function app's)."""
+
     def started(self, dataset: str, total: int | None) -> None:
         pass
 

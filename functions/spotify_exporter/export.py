@@ -23,7 +23,7 @@ from urllib.parse import quote
 import orjson
 
 from . import __version__, rows
-from .carryover import PlaylistArchive, _unchanged_playlists
+from .carryover import PlaylistArchive, unchanged_playlists
 from .client import JSON, SpotifyClient
 from .covers import custom_cover_url, image_type
 from .datasets import (
@@ -32,9 +32,9 @@ from .datasets import (
     DATASET_ORDER,
     LIBRARY,
     DatasetOutcome,
+    NoProgress,
     ProgressSink,
     SimpleDataset,
-    _NoProgress,
 )
 from .diff import CHANGES_FILE, diff_snapshots
 from .errors import ExporterError, ForbiddenError, SpotifyServerError
@@ -91,7 +91,7 @@ class Export:
     ) -> None:
         self.client = client
         self.store = store
-        self.progress = progress or _NoProgress()
+        self.progress = progress or NoProgress()
         self._now = now
         self._clock = clock
         self.warnings: list[str] = list(warnings or [])
@@ -399,7 +399,7 @@ class Export:
         if not self._incremental or self._base is None or not playlists:
             return PlaylistArchive()
         try:
-            archive = _unchanged_playlists(self._base, playlists)
+            archive = unchanged_playlists(self._base, playlists)
         except ExporterError as error:
             self.warnings.append(f"the previous snapshot could not be reused ({error}); every playlist is read")
             return PlaylistArchive()
@@ -416,7 +416,7 @@ class Export:
         if self.resuming is None or not playlists:
             return PlaylistArchive()
         try:
-            return _unchanged_playlists(self.resuming.reader, [p for p in playlists if not base.has(p)], started=True)
+            return unchanged_playlists(self.resuming.reader, [p for p in playlists if not base.has(p)], started=True)
         except ExporterError as error:
             self.warnings.append(f"the partial snapshot's playlist items could not be reused ({error}); they are read")
             return PlaylistArchive()
