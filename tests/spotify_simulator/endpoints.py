@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -65,25 +65,21 @@ class WebApiEndpoints:
     that passed the ban, the token, the route and the faults. It works on the data of the user the
     request is for (``account``, ``edit``, the renderer), under the simulator's data lock."""
 
-    #: what the simulator gives its endpoints
-    library_uri_types: str
-    _tokens: TokenStore
+    if TYPE_CHECKING:  # what the simulator gives them (see SpotifySimulator)
+        library_uri_types: str
+        _tokens: TokenStore
 
-    @property
-    def account(self) -> Account:
-        raise NotImplementedError
+        @property
+        def account(self) -> Account: ...
 
-    @property
-    def edit(self) -> Editor:
-        raise NotImplementedError
+        @property
+        def edit(self) -> Editor: ...
 
-    @property
-    def _render(self) -> Renderer:
-        raise NotImplementedError
+        @property
+        def _render(self) -> Renderer: ...
 
-    @property
-    def accounts_url(self) -> str:
-        raise NotImplementedError
+        @property
+        def accounts_url(self) -> str: ...
 
     def _serve(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
         method = "GET" if request.method == "HEAD" else request.method

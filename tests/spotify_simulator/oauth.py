@@ -5,6 +5,7 @@ tokens) and the app's credentials as tests read them. The tokens themselves are 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException
@@ -19,22 +20,20 @@ from .wsgi import Reply, oauth_error
 class AccountsService:
     """The Accounts service's endpoints and what tests read of the app's credentials."""
 
-    #: what the simulator gives the Accounts service
-    _tokens: TokenStore
-    _lock: threading.Lock
-    _plan: FaultPlan
-    consent: str
-    consenting_user: int
-    granted_scopes: list[str]
-    token_requests: int
+    if TYPE_CHECKING:  # what the simulator gives it (see SpotifySimulator)
+        _tokens: TokenStore
+        _lock: threading.Lock
+        _plan: FaultPlan
+        consent: str
+        consenting_user: int
+        granted_scopes: list[str]
+        token_requests: int
 
-    @property
-    def faults(self) -> Faults:
-        raise NotImplementedError
+        @property
+        def faults(self) -> Faults: ...
 
-    @property
-    def accounts_url(self) -> str:
-        raise NotImplementedError
+        @property
+        def accounts_url(self) -> str: ...
 
     @property
     def client_id(self) -> str:
