@@ -4,13 +4,12 @@ Whatever could be read is written. Errors scoped to one dataset (an endpoint ref
 the app, a server that keeps failing) mark that dataset and the run goes on; errors that
 stop the whole account (a long rate-limit ban, a dead refresh token) mark the rest as
 skipped. Either way the manifest then says ``partial``. Errors before anything could be
-written (no profile) and store failures propagate: no manifest, no snapshot.
+written (no profile) and store failures propagate: no manifest, no snapshot. The datasets are
+declared in :mod:`.datasets`; the playlists, more than a declaration (carry-over, resumes cut off
+in a playlist, covers), are read by :mod:`.export_playlists`.
 
 Given ``resume``, the run finishes a partial snapshot in its own folder instead (see
 :mod:`.resume`): what that snapshot holds is kept, the rest is read, the manifest is rewritten.
-
-The datasets are declared in :mod:`.datasets`; the playlists, more than a declaration (carry-over,
-resumes cut off in a playlist, covers), are read by :mod:`.export_playlists`.
 """
 
 from __future__ import annotations
