@@ -51,6 +51,12 @@ CONTENT_TYPES = {
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
+#: the app setting (and environment variable) that makes a :class:`BlobStore` write-once whatever the
+#: container says; infra sets it with ``spotify-exporter:immutableDays``
+WRITE_ONCE_SETTING = "SNAPSHOT_WRITE_ONCE"
+#: restore journals of a write-once container go to the container named like it plus this
+JOURNAL_CONTAINER_SUFFIX = "-journals"
+
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$|^\$(root|web|logs)$")
 _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
 _SECRET_PARAM = re.compile(r"(?i)\b(sig|signature|accountkey|sharedaccesssignature|access_token)=[^&;\s'\"]+")
@@ -262,6 +268,13 @@ class BlobStore:
             f"at {self._account_url}: {reason}; {hint}"
         )
         return StoreError(_redact(message, self._secrets))
+
+
+def journal_container_name(container: str) -> str:
+    """Where the restore journals of a write-once ``container`` are kept (rewritten as a restore goes on)."""
+    name = f"{container}{JOURNAL_CONTAINER_SUFFIX}"
+    _check_container_name(name)
+    return name
 
 
 def content_type(path: str) -> str:
