@@ -1,10 +1,10 @@
 """Put a snapshot back into a Spotify account: playlists, liked songs, albums, artists.
 
 Restores are idempotent and resumable. A **journal** next to the snapshot
-(``<account>/restores/<snapshot time>-into-<target account>.json``; the snapshot itself is never
-modified) records, per playlist, the id of the playlist created for it and how far the library
-saves got. A run killed at any moment, even between Spotify creating a playlist and the journal
-saying so, resumes with exactly one copy of everything:
+(``<account>/restores/<snapshot time>-into-<target account>.json``, in the ``-journals`` container
+of a write-once Blob container; the snapshot itself is never modified) records, per playlist, the
+id of the playlist created for it and how far the library saves got. A run killed at any moment,
+even between Spotify creating a playlist and the journal saying so, resumes with exactly one copy of everything:
 
 * before a playlist is created, the journal notes the ids of the target's playlists of that name;
   a playlist of that name owned by the user that is neither among them nor another entry's is
@@ -175,14 +175,18 @@ class Journal:
 
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
+        """The journal of this restore, kept in ``store.journal_store()`` (beside the snapshots, or the
+        ``-journals`` container of write-once ones, which starts from a journal left beside them)."""
         account, _, stamp = snapshot_folder.partition("/")
         path = f"{account}/restores/{stamp}-into-{path_part(target_account)}.json"
-        try:
-            with store.open_read(path) as stream:
-                document = orjson.loads(stream.read())
-        except FileNotFoundError:
-            document = {"snapshot": snapshot_folder, "target_account": target_account}
-        return cls(store, path, document)
+        target = store.journal_store()
+        for source in dict.fromkeys((target, store)):
+            try:
+                with source.open_read(path) as stream:
+                    return cls(target, path, orjson.loads(stream.read()))
+            except FileNotFoundError:
+                continue
+        return cls(target, path, {"snapshot": snapshot_folder, "target_account": target_account})
 
     def playlist(self, source_id: str) -> JSON:
         entries: dict[str, JSON] = self.document["playlists"]
