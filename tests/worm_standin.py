@@ -30,7 +30,7 @@ scenarios"; error codes from "Blob Storage error codes"):
 
 The proxy reads what it needs to decide (a blob's write time, the content an overwrite replaces)
 from Azurite with the real SDK and the emulator's public account key. Its clock can be moved on
-(:meth:`WormProxy.advance`) to show what happens once the retention has passed.
+(:meth:`WormProxy.later`) to show what happens once the retention has passed.
 """
 
 from __future__ import annotations
@@ -150,10 +150,17 @@ class WormProxy:
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
 
-    def advance(self, delta: timedelta) -> None:
-        """Move the proxy's clock on (retention periods pass; Azurite's clock does not)."""
+    @contextlib.contextmanager
+    def later(self, delta: timedelta) -> Iterator[None]:
+        """The proxy's clock ``delta`` ahead for the ``with`` block (retention passes; Azurite's clock
+        does not move, so blobs written meanwhile are as old as ever)."""
         with self._lock:
             self._offset += delta
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._offset -= delta
 
     def versions(self, container: str, name: str | None = None) -> list[PreviousVersion]:
         """Previous versions the container's overwrites created (of ``name`` only, when given), oldest first."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -221,9 +222,11 @@ class BlobStore:
 
     @property
     def write_once(self) -> bool:
-        """Whether every file is written once and never replaced (the container is immutable)."""
+        """Whether every file is written once and never replaced: the container is immutable, or the
+        environment says so (``SNAPSHOT_WRITE_ONCE=true``, which infra sets with ``immutableDays``)."""
         if self._write_once is None:
-            self._write_once = self._container_is_immutable()
+            forced = os.environ.get(WRITE_ONCE_SETTING, "").strip().lower() in ("1", "true", "yes")
+            self._write_once = forced or self._container_is_immutable()
         return self._write_once
 
     def journal_store(self) -> BlobStore:
