@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
+from azurite import Azurite
 from exporter_fixtures import NoSleep, cli_env, export_account, run_cli, write_env_file
+from function_app_scene import FunctionAppScene
+from keyvault_standin import KeyVaultStandIn
 from snapshot_checks import (
     DATASETS,
     assert_csv_equals_json,
@@ -30,6 +33,7 @@ from snapshot_checks import (
     read_csv,
     verify_snapshot,
 )
+from test_function_app import AzureApp
 from test_resume import BAN_S, assert_every_page_read_once, banned_after, wait_out_the_ban
 from worm_standin import WormProxy
 
@@ -186,6 +190,19 @@ def test_the_setting_makes_a_store_write_once_before_the_container_says_so(
     plain.close()
 
 
+@pytest.mark.parametrize("size", [1000, 9 * 1024 * 1024])  # one Put Blob; blocks and a Put Block List
+def test_an_upload_whose_answer_was_lost_is_retried_and_taken_as_the_same_file(
+    worm: BlobStore, worm_azurite: WormProxy, size: int
+) -> None:
+    data = bytes(range(256)) * (size // 256)
+    lost = worm_azurite.answers_lost
+    worm_azurite.lose_answer("Put Blob" if size < 4 * 1024 * 1024 else "Put Block List", "/lost.bin")
+    with worm.open_write("x/lost.bin") as stream:
+        stream.write(data)  # landed; the SDK retried; the retry found the file there, with the same MD5
+    assert worm_azurite.answers_lost == lost + 1
+    assert read_bytes(worm, "x/lost.bin") == data
+
+
 # -- resume: into a new folder -------------------------------------------------------------------
 
 
@@ -317,3 +334,60 @@ def test_a_journal_left_beside_the_snapshots_is_carried_on_in_the_journals_conta
     journal.set_saved("library", 80)
     journal.set_saved("library", 120)  # rewritten where rewriting is allowed
     assert Journal.open(worm, "jane/2026-01-01T00-00-00Z", "joe").saved("library") == 120
+
+
+# -- the function app ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worm_app(
+    simulator: Simulator,
+    keyvault: KeyVaultStandIn,
+    worm_azurite_oauth: WormProxy,
+    azurite_queue_oauth: Azurite,
+    blob_container: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[AzureApp]:
+    """The deployed app's world (``azure_app`` of test_function_app) with a write-once snapshot container:
+    what `pulumi up` makes with ``immutableDays``, the app setting left out (the container says it)."""
+    worm_azurite_oauth.protect(blob_container)
+    scene = FunctionAppScene.prepare(
+        simulator("small"),
+        keyvault,
+        worm_azurite_oauth.address,
+        azurite_queue_oauth,
+        blob_container,
+        keyvault.credential(),
+    )
+    app = AzureApp(**vars(scene))
+    app.monkeypatch = monkeypatch
+    for name, value in app.settings.items():
+        monkeypatch.setenv(name, value)
+    yield app
+    app.close()
+    assert worm_azurite_oauth.versions(blob_container) == [] and not [
+        refusal for refusal in worm_azurite_oauth.refused if refusal[1].startswith(blob_container)
+    ]
+
+
+def test_the_app_resumes_a_ban_by_its_own_message_into_a_new_folder(worm_app: AzureApp) -> None:
+    sim = worm_app.sim
+    sim.faults = Faults(ban_after_requests=int(sim.minimal_requests() * 0.4), ban_duration_s=2.0)
+    worm_app.setting("SPOTIFY_MAX_RETRY_AFTER_S", "0.5")
+    worm_app.run_timer()
+    host = worm_app.host()
+
+    assert host.poll() == 1
+    (partial,) = worm_app.manifests()
+    assert partial["status"] == "partial"
+    resume = worm_app.next_visible()
+    assert resume.reason == "resume" and resume.snapshot is not None
+
+    host.run_until(lambda: len(worm_app.manifests()) == 2, timeout_s=30)
+
+    first, done = list_snapshots(worm_app.store).finished
+    assert (first.folder, first.manifest) == (resume.snapshot, partial)  # as it was written
+    assert done.complete and done.manifest["continues"] == resume.snapshot
+    verify_snapshot(worm_app.store, done.folder)
+    assert_matches_truth(worm_app.store, done.folder, {name: sim.users[0].expected_rows(name) for name in DATASETS})
+    assert not worm_app.pending()

@@ -134,6 +134,9 @@ class WormProxy:
         self._protected: dict[str, Protection] = {}
         self._versions: list[PreviousVersion] = []
         self._offset = timedelta()
+        self._lost: list[tuple[str, str]] = []
+        #: how many answers :meth:`lose_answer` has dropped
+        self.answers_lost = 0
         self._lock = threading.RLock()
         #: every request refused, as (operation, container/blob, error code)
         self.refused: list[tuple[str, str, str]] = []
@@ -149,6 +152,21 @@ class WormProxy:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+    def lose_answer(self, op: str, blob_suffix: str) -> None:
+        """The next ``op`` on a blob whose name ends with ``blob_suffix`` is carried out by Azurite, but
+        its answer never reaches the client (the connection drops): the client cannot tell it landed."""
+        with self._lock:
+            self._lost.append((op, blob_suffix))
+
+    def _answer_lost(self, op: str, blob: str | None) -> bool:
+        with self._lock:
+            for rule in self._lost:
+                if blob is not None and rule[0] == op and blob.endswith(rule[1]):
+                    self._lost.remove(rule)
+                    self.answers_lost += 1
+                    return True
+        return False
 
     @contextlib.contextmanager
     def later(self, delta: timedelta) -> Iterator[None]:
@@ -289,6 +307,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if container is None:
             self._forward(body)
             return
+        if owner._answer_lost(op, blob):
+            self._forward(body, lose_answer=True)
+            return
         with owner._lock if owner.protection(container) and op in VERSIONING_WRITES else contextlib.nullcontext():
             refusal = owner.decide(op, container, blob)
             if refusal is not None:
@@ -332,7 +353,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _forward(self, body: bytes, extra: dict[str, str] | None = None) -> int:
+    def _forward(self, body: bytes, extra: dict[str, str] | None = None, lose_answer: bool = False) -> int:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         if body or self.command in ("PUT", "POST"):
             headers["Content-Length"] = str(len(body))
@@ -349,6 +370,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self._upstream = None
                 if attempt == 2:
                     raise
+        if lose_answer:
+            self.close_connection = True  # nothing sent back: the client sees the connection drop
+            return int(response.status)
         extra = extra or {}
         replaced = {name.lower() for name in extra} | _HOP_BY_HOP
         self.send_response_only(response.status, response.reason)
