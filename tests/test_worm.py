@@ -280,6 +280,9 @@ def test_export_resume_on_the_command_line_in_the_write_once_container(
     partial, done = list_snapshots(worm).finished
     assert f"Snapshot complete (resumed): {worm.location}/{done.folder}" in resumed.stdout
     assert done.manifest["continues"] == partial.folder
+    listed = run_cli(["list", "--container", worm_container], env, tmp_path).stdout.splitlines()
+    assert listed[0].startswith(f"{partial.folder}  partial ") and "continues" not in listed[0]
+    assert listed[1].startswith(f"{done.folder}  complete ") and listed[1].endswith(f"(continues {partial.folder})")
 
 
 # -- restore journals ----------------------------------------------------------------------------

@@ -262,7 +262,8 @@ def export(
 
     Playlists whose version (snapshot_id) is the same as in the latest complete snapshot
     are copied from it instead of being read again; --full reads everything. --resume
-    finishes the latest snapshot in place when it is partial (exit 0 if there is none)."""
+    finishes the latest snapshot in place when it is partial (exit 0 if there is none); in a
+    write-once Blob container, in a new folder that continues it."""
     interactive = sys.stderr.isatty()
     console = Console(stderr=True) if interactive else None
     _configure_logging(verbose, console)
@@ -329,7 +330,11 @@ def list_command(
             for name, label in (("library", "liked"), ("playlists", "playlists"), ("playlist_items", "items"))
             if isinstance(datasets.get(name), dict)
         )
-        say(f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}")
+        continues = info.manifest.get("continues")
+        say(
+            f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}"
+            + (f"  (continues {continues})" if continues else "")
+        )
     for folder in listing.unfinished:
         say(f"{folder}  unfinished (no manifest: the export died; ignored)")
 
