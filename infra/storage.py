@@ -240,6 +240,13 @@ class SnapshotImmutability(pulumi.ComponentResource):
             "journals", JOURNAL_CONTAINER, snapshots.account, group, self, pulumi.ResourceOptions(retain_on_delete=True)
         )
         self.register_outputs({"journal_container_id": self.journal_container.id})
+        pulumi.log.info(
+            f"snapshots are write-once for {days} days; the retention policy stays unlocked (an Owner can still "
+            "remove it) until you lock it, which cannot be undone (README: Backups nobody can erase). "
+            "`pulumi destroy` leaves the resource group and the snapshots' account: Azure refuses to delete them "
+            "while they hold snapshots under retention",
+            resource=self,
+        )
 
 
 @dataclass(frozen=True)

@@ -467,6 +467,16 @@ def test_immutable_days_make_new_snapshot_versions_write_once_under_an_unlocked_
     assert immutable.exports["snapshotImmutableDays"] == 365
 
 
+def test_pulumi_up_says_what_locking_and_destroy_mean_for_write_once_snapshots(
+    package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *args, **kwargs: said.append(message))
+    run_program(stack_config(package, immutableDays="30"))
+    (message,) = [m for m in said if "write-once" in m]
+    assert "30 days" in message and "unlocked" in message and "`pulumi destroy` leaves" in message
+
+
 def test_without_immutable_days_nothing_is_write_once(deployment: Deployment) -> None:
     assert deployment.all("azure-native:storage:BlobContainerImmutabilityPolicy") == []
     assert (
