@@ -362,10 +362,7 @@ def worm_app(
         blob_container,
         keyvault.credential(),
     )
-    app = AzureApp(**vars(scene))
-    app.monkeypatch = monkeypatch
-    for name, value in app.settings.items():
-        monkeypatch.setenv(name, value)
+    app = AzureApp.of(scene, monkeypatch)
     yield app
     app.close()
     assert worm_azurite_oauth.versions(blob_container) == [] and not [
