@@ -9,7 +9,8 @@ declared in :mod:`.datasets`; the playlists, more than a declaration (carry-over
 in a playlist, covers), are read by :mod:`.export_playlists`.
 
 Given ``resume``, the run finishes a partial snapshot in its own folder instead (see
-:mod:`.resume`): what that snapshot holds is kept, the rest is read, the manifest is rewritten.
+:mod:`.resume`): what that snapshot holds is kept, the rest is read, the manifest is rewritten;
+in a write-once store it finishes it in a new folder whose manifest says which one it ``continues``.
 """
 
 from __future__ import annotations
@@ -122,7 +123,15 @@ class Export(PlaylistsExport):
             raise SpotifyServerError("/me", 1, "a profile without a user id")
         self._account_id = account_id
         self.resuming = self._choose_resume(account_id) if self._choose_resume is not None else None
-        if self.resuming is not None:
+        if self.resuming is not None and self.store.write_once:  # finished in a new folder (resume.py)
+            folder, started_at = self._free_folder(account_id, started_at)
+            log.info(
+                "resuming the partial snapshot %s/%s into %s: the store is write-once",
+                self.store.location, self.resuming.folder, folder,
+            )  # fmt: skip
+            writer = SnapshotWriter(self.store, folder)
+            self.covers = self.resuming.covers()
+        elif self.resuming is not None:
             folder, started_at = self.resuming.folder, self.resuming.started_at
             log.info("resuming the partial snapshot %s/%s", self.store.location, folder)
             writer = SnapshotWriter(self.store, folder)
@@ -142,6 +151,7 @@ class Export(PlaylistsExport):
         self._export_playlists(writer)
         for dataset in AFTER_PLAYLISTS:
             self._export_simple(writer, dataset)
+        self._carry_from_partial(writer, last=False)
         self._write_portable(writer, folder)
 
         status = (
@@ -160,6 +170,7 @@ class Export(PlaylistsExport):
         self.warnings.extend(problem for problem in action_required if problem not in self.warnings)
         if self._write_changes:
             self._write_changes_file(writer, folder, iso_utc(started_at), status)
+        self._carry_from_partial(writer, last=True)
         stats = self.client.stats
         counters = self._counters()
         manifest: dict[str, Any] = {
@@ -188,6 +199,7 @@ class Export(PlaylistsExport):
             "portable": self.portable.as_manifest() if self.portable else None,
             "image_downloads": int(counters["image_downloads"]),
             "resumes": self._resumes(run_started, status),
+            "continues": self.resuming.folder if self.resuming and self.resuming.folder != folder else None,
         }
         writer.write_manifest(manifest)
         duration = self._clock() - began
@@ -241,6 +253,13 @@ class Export(PlaylistsExport):
             "reason": self.resuming.manifest.get("error"),
         }
         return [*self.resuming.resumes(), entry]
+
+    def _carry_from_partial(self, writer: SnapshotWriter, *, last: bool) -> None:
+        """Resuming into a new folder (a write-once store): the partial snapshot's files this run keeps."""
+        if self.resuming is not None and writer.folder != self.resuming.folder:
+            copied = self.resuming.carry_into(writer, last=last)
+            if copied:
+                log.info("%s files of %s carried into %s", copied, self.resuming.folder, writer.folder)
 
     def _held(self, name: str) -> DatasetOutcome | None:
         """The outcome the partial snapshot already has for ``name``, when it holds that dataset in full."""

@@ -1,10 +1,10 @@
 """Put a snapshot back into a Spotify account: playlists, liked songs, albums, artists.
 
 Restores are idempotent and resumable. A **journal** next to the snapshot
-(``<account>/restores/<snapshot time>-into-<target account>.json``; the snapshot itself is never
-modified) records, per playlist, the id of the playlist created for it and how far the library
-saves got. A run killed at any moment, even between Spotify creating a playlist and the journal
-saying so, resumes with exactly one copy of everything:
+(``<account>/restores/<snapshot time>-into-<target account>.json``, in the ``-journals`` container
+of a write-once Blob container; the snapshot itself is never modified) records, per playlist, the
+id of the playlist created for it and how far the library saves got. A run killed at any moment,
+even between Spotify creating a playlist and the journal saying so, resumes with exactly one copy of everything:
 
 * before a playlist is created, the journal notes the ids of the target's playlists of that name;
   a playlist of that name owned by the user that is neither among them nor another entry's is

@@ -26,14 +26,18 @@ class Journal:
 
     @classmethod
     def open(cls, store: SnapshotStore, snapshot_folder: str, target_account: str) -> Journal:
+        """The journal of this restore, kept in ``store.journal_store()`` (beside the snapshots, or the
+        ``-journals`` container of write-once ones, which starts from a journal left beside them)."""
         account, _, stamp = snapshot_folder.partition("/")
         path = f"{account}/restores/{stamp}-into-{path_part(target_account)}.json"
-        try:
-            with store.open_read(path) as stream:
-                document = orjson.loads(stream.read())
-        except FileNotFoundError:
-            document = {"snapshot": snapshot_folder, "target_account": target_account}
-        return cls(store, path, document)
+        target = store.journal_store()
+        for source in dict.fromkeys((target, store)):
+            try:
+                with source.open_read(path) as stream:
+                    return cls(target, path, orjson.loads(stream.read()))
+            except FileNotFoundError:
+                continue
+        return cls(target, path, {"snapshot": snapshot_folder, "target_account": target_account})
 
     def playlist(self, source_id: str) -> JSON:
         entries: dict[str, JSON] = self.document["playlists"]

@@ -132,7 +132,8 @@ def export(
 
     Playlists whose version (snapshot_id) is the same as in the latest complete snapshot
     are copied from it instead of being read again; --full reads everything. --resume
-    finishes the latest snapshot in place when it is partial (exit 0 if there is none)."""
+    finishes the latest snapshot in place when it is partial (exit 0 if there is none); in a
+    write-once Blob container, in a new folder that continues it."""
     interactive = sys.stderr.isatty()
     console = Console(stderr=True) if interactive else None
     configure_logging(verbose, console)

@@ -35,7 +35,11 @@ def list_command(
             for name, label in (("library", "liked"), ("playlists", "playlists"), ("playlist_items", "items"))
             if isinstance(datasets.get(name), dict)
         )
-        say(f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}")
+        continues = info.manifest.get("continues")
+        say(
+            f"{info.folder}  {info.manifest.get('status', '?'):<8}  {counts}"
+            + (f"  (continues {continues})" if continues else "")
+        )
     for folder in listing.unfinished:
         say(f"{folder}  unfinished (no manifest: the export died; ignored)")
 
