@@ -186,14 +186,13 @@ def function_app_figures() -> tuple[float, float]:
         unpacked = Path(scratch) / "app"
         with zipfile.ZipFile(local_zip) as archive:
             archive.extractall(unpacked)
-        # an isolated interpreter given the path the Functions host gives an app: its folder, then
-        # its .python_packages (nothing of this checkout's, as in the cloud)
-        probe = (
-            "import sys, time; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/.python_packages/lib/site-packages'];"
-            "t = time.perf_counter(); import function_app; print(time.perf_counter() - t)"
-        )
+        # an interpreter without this checkout's site-packages (-S -s), given the PYTHONPATH the
+        # Functions host's Python worker gives an app: its folder, then its .python_packages
+        app_path = os.pathsep.join([str(unpacked), str(unpacked / ".python_packages/lib/site-packages")])
+        probe = "import time; t = time.perf_counter(); import function_app; print(time.perf_counter() - t)"
         timings = [
-            float(subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(unpacked)],
+            float(subprocess.run([sys.executable, "-S", "-s", "-c", probe], cwd=scratch,
+                                 env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": app_path},
                                  capture_output=True, text=True, check=True).stdout)
             for _ in range(3)
         ]  # fmt: skip
