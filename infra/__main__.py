@@ -30,7 +30,14 @@ deployer = authorization.get_client_config_output()
 names = Names.create(settings.name_prefix, pulumi.get_project(), pulumi.get_stack(), deployer.subscription_id)
 package = function_package(settings.python_version, settings.package_path)
 
-group = resources.ResourceGroup("resource-group", resource_group_name=names.resource_group, location=settings.location)
+# a resource group holding write-once snapshots cannot be deleted until they are old enough: `pulumi
+# destroy` then leaves it and the snapshots' account (README "Backups nobody can erase")
+group = resources.ResourceGroup(
+    "resource-group",
+    resource_group_name=names.resource_group,
+    location=settings.location,
+    opts=pulumi.ResourceOptions(retain_on_delete=settings.immutable_days > 0),
+)
 
 storage = Storage(
     "storage",
@@ -39,6 +46,7 @@ storage = Storage(
         location=settings.location,
         account_name=names.storage_account,
         snapshot_retention_days=settings.snapshot_retention_days,
+        immutable_days=settings.immutable_days,
     ),
 )
 host_storage = HostStorage(
@@ -82,6 +90,7 @@ function_app = FunctionApp(
         accounts=settings.accounts,
         queue_endpoint=host_storage.queue_endpoint,
         lock_url=host_storage.lock_url,
+        write_once=settings.immutable_days > 0,
     ),
 )
 vault = Vault(
@@ -114,6 +123,7 @@ deployer_access = DeployerAccess(
         principal_id=deployer.object_id,
         snapshot_container_id=storage.snapshot_container_id,
         export_queue_id=host_storage.export_queue_id,
+        journal_container_id=storage.journal_container_id,
     ),
 )
 code = CodeDeployment(
@@ -142,3 +152,4 @@ pulumi.export("deploymentContainerUrl", host_storage.deployment_container_url)
 pulumi.export("exportAccounts", list(settings.accounts))
 pulumi.export("exportQueueUrl", pulumi.Output.concat(host_storage.queue_endpoint, "/", host_storage.export_queue.name))
 pulumi.export("packageSha256", code.package_sha256)
+pulumi.export("snapshotImmutableDays", settings.immutable_days)

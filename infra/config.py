@@ -32,6 +32,9 @@ PYTHON_VERSIONS = supported_python_versions()
 INSTANCE_MEMORY_SIZES_MB = (2048, 4096)
 NAME_PREFIX = re.compile(r"[a-z][a-z0-9]{1,11}")  # fits a storage account and a vault name with the suffix
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: a time-based retention policy's interval: "one day ... the maximum is 146,000 days (400 years)"
+#: (Microsoft, "Time-based retention policies for immutable blob data")
+IMMUTABLE_DAYS_RANGE = (1, 146_000)
 
 
 class InvalidSetting(pulumi.RunError):
@@ -58,6 +61,8 @@ class Settings:
     """A prebuilt function package to deploy; None builds one from ``functions/``."""
     accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
     """The aliases exported every week; ``default`` is the account authorized without one."""
+    immutable_days: int = 0
+    """Keep every snapshot file write-once for this many days (version-level WORM); 0 is off."""
 
 
 def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | None = None) -> Settings:
@@ -96,6 +101,10 @@ def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | No
     if package_path is not None and not package_path.is_file():
         raise InvalidSetting(key("packagePath"), package, "no such file; run `make package` or unset it")
     accounts = _accounts(config.get_object("accounts"), key("accounts"))
+    immutable_days = config.get_int("immutableDays") or 0
+    low, high = IMMUTABLE_DAYS_RANGE
+    if immutable_days and not low <= immutable_days <= high:
+        raise InvalidSetting(key("immutableDays"), immutable_days, f"use 0 (off) or {low} to {high:,} days")
     return Settings(
         location=location,
         name_prefix=name_prefix,
@@ -106,6 +115,7 @@ def load_settings(config: pulumi.Config | None = None, azure: pulumi.Config | No
         instance_memory_mb=memory_mb,
         package_path=package_path,
         accounts=accounts,
+        immutable_days=immutable_days,
     )
 
 

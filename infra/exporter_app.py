@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native.web as web
 
+from spotify_exporter.stores.blob import WRITE_ONCE_SETTING
+
 SNAPSHOT_CONTAINER_SETTING = "SNAPSHOT_CONTAINER"
 #: One instance per scale group: the exports of every account share one Spotify rate limit, so the
 #: queue-triggered export must not run on two instances at once. On Flex Consumption "the lowest
@@ -56,6 +58,8 @@ class FunctionAppArgs:
     """The host account's queue endpoint, where the export queue is (``EXPORT_QUEUE__queueServiceUri``)."""
     lock_url: pulumi.Input[str]
     """The blob whose lease lets one export run at a time (``EXPORT_LOCK_URL``)."""
+    write_once: bool = False
+    """The snapshots' container is write-once (``spotify-exporter:immutableDays``): ``SNAPSHOT_WRITE_ONCE``."""
 
 
 class FunctionApp(pulumi.ComponentResource):
@@ -176,4 +180,7 @@ def _app_settings(args: FunctionAppArgs) -> list[web.NameValuePairArgsDict]:
         "EXPORT_QUEUE__queueServiceUri": args.queue_endpoint,
         "EXPORT_LOCK_URL": args.lock_url,
     }
+    if args.write_once:
+        # the exporter also sees it on the container; the setting makes it sure from the first export on
+        settings[WRITE_ONCE_SETTING] = "true"
     return [{"name": name, "value": value} for name, value in settings.items()]

@@ -28,7 +28,9 @@ and its permissions table for ``AzureWebJobsStorage``):
 
 The deployer (whoever runs `pulumi up`) gets *Storage Blob Data Contributor* on the snapshots'
 container: `make trigger` lists new snapshots there and `diff`, `report` and `restore
---blob-url` read them, and restore writes its journal there (Reader would break restore); and
+--blob-url` read them, and restore writes its journal there (Reader would break restore; when the
+snapshots are write-once, ``spotify-exporter:immutableDays``, the journals go to the container
+``spotify-journals`` instead, and the same role is given there); and
 *Storage Queue Data Message Sender* on the export queue: `make trigger` puts its requests there. Its
 ``principalType`` is left unset because it may be a user or a service principal, and ARM refuses
 a type that does not match (``UnmatchedPrincipalType``); unset, ARM looks the principal up. The
@@ -144,6 +146,8 @@ class DeployerAccessArgs:
     """The object id of whoever runs `pulumi up` (a user or a service principal)."""
     snapshot_container_id: pulumi.Input[str]
     export_queue_id: pulumi.Input[str]
+    journal_container_id: pulumi.Input[str] | None = None
+    """The restore journals' container of write-once snapshots (`storage.py`), if there is one."""
 
 
 class DeployerAccess(pulumi.ComponentResource):
@@ -152,6 +156,7 @@ class DeployerAccess(pulumi.ComponentResource):
 
     snapshots: authorization.RoleAssignment
     export_queue: authorization.RoleAssignment
+    journals: authorization.RoleAssignment | None
 
     def __init__(self, name: str, args: DeployerAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spotify-exporter:azure:DeployerAccess", name, None, opts)
@@ -163,4 +168,10 @@ class DeployerAccess(pulumi.ComponentResource):
             "export-queue-sender", args.subscription_id, args.export_queue_id, STORAGE_QUEUE_DATA_MESSAGE_SENDER,
             args.principal_id, self,
         )  # fmt: skip
+        self.journals = None
+        if args.journal_container_id is not None:  # restore writes its journal there, not beside the snapshot
+            self.journals = assign(
+                "journals", args.subscription_id, args.journal_container_id, STORAGE_BLOB_DATA_CONTRIBUTOR,
+                args.principal_id, self,
+            )  # fmt: skip
         self.register_outputs({"snapshots_id": self.snapshots.id, "export_queue_id": self.export_queue.id})

@@ -14,6 +14,9 @@ account that role would let the running function delete every snapshot. The snap
 has versioning and soft delete, so a deleted or overwritten snapshot stays recoverable for 30
 days, and an optional lifecycle rule moves old snapshots to the cheaper cool tier. The host's
 account holds the host's bookkeeping and the ``deployments`` container with the code package.
+
+With ``spotify-exporter:immutableDays`` set, the snapshots are also **write-once** for that many
+days (version-level WORM, :class:`SnapshotImmutability`).
 """
 
 from __future__ import annotations
@@ -24,8 +27,11 @@ import pulumi
 import pulumi_azure_native.storage as storage
 
 from spotify_exporter.export_queue import POISON_QUEUE_NAME, QUEUE_NAME
+from spotify_exporter.stores.blob import journal_container_name
 
 SNAPSHOT_CONTAINER = "spotify"
+#: restore journals, rewritten as a restore goes on: beside the snapshots, never under their policy
+JOURNAL_CONTAINER = journal_container_name(SNAPSHOT_CONTAINER)
 DEPLOYMENT_CONTAINER = "deployments"
 LOCK_CONTAINER = "export-locks"
 LOCK_BLOB = "spotify-api"
@@ -36,7 +42,12 @@ SOFT_DELETE_DAYS = 30
 
 
 def private_account(
-    name: str, account_name: pulumi.Input[str], group: pulumi.Input[str], location: str, parent: pulumi.Resource
+    name: str,
+    account_name: pulumi.Input[str],
+    group: pulumi.Input[str],
+    location: str,
+    parent: pulumi.Resource,
+    retain_on_delete: bool = False,
 ) -> storage.StorageAccount:
     """A StorageV2 account for Entra identities only: HTTPS, TLS 1.2, no public blobs, no shared keys."""
     return storage.StorageAccount(
@@ -50,12 +61,18 @@ def private_account(
         minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
         allow_blob_public_access=False,
         allow_shared_key_access=False,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=retain_on_delete),
     )
 
 
 def private_container(
-    name: str, container_name: str, account: storage.StorageAccount, group: pulumi.Input[str], parent: pulumi.Resource
+    name: str,
+    container_name: str,
+    account: storage.StorageAccount,
+    group: pulumi.Input[str],
+    parent: pulumi.Resource,
+    opts: pulumi.ResourceOptions | None = None,
+    versioned_immutability: storage.ImmutableStorageWithVersioningArgs | None = None,
 ) -> storage.BlobContainer:
     return storage.BlobContainer(
         name,
@@ -63,7 +80,8 @@ def private_container(
         public_access=storage.PublicAccess.NONE,
         account_name=account.name,
         resource_group_name=group,
-        opts=pulumi.ResourceOptions(parent=parent),
+        immutable_storage_with_versioning=versioned_immutability,
+        opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent), opts),
     )
 
 
@@ -74,6 +92,8 @@ class StorageArgs:
     account_name: pulumi.Input[str]
     snapshot_retention_days: int
     """Move snapshot blobs to the cool tier after this many days; 0 adds no lifecycle rule."""
+    immutable_days: int = 0
+    """Keep every snapshot blob version write-once for this many days; 0 is off."""
 
 
 class Storage(pulumi.ComponentResource):
@@ -84,6 +104,7 @@ class Storage(pulumi.ComponentResource):
     blob_service: storage.BlobServiceProperties
     snapshot_container: storage.BlobContainer
     cool_tier_rule: storage.ManagementPolicy | None
+    immutability: SnapshotImmutability | None
     account_name: pulumi.Output[str]
     account_id: pulumi.Output[str]
     blob_endpoint: pulumi.Output[str]
@@ -91,11 +112,18 @@ class Storage(pulumi.ComponentResource):
     snapshot_container_name: pulumi.Output[str]
     snapshot_container_id: pulumi.Output[str]
     snapshot_container_url: pulumi.Output[str]
+    journal_container_id: pulumi.Output[str] | None
+    """Where restore journals go when the snapshots are write-once (None: in the snapshots' container)."""
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("spotify-exporter:azure:Storage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.account = private_account("account", args.account_name, args.resource_group_name, args.location, self)
+        immutable = args.immutable_days > 0
+        # Azure refuses to delete an account that holds a container with version-level immutability:
+        # `pulumi destroy` leaves it (and its resource group, `__main__.py`) instead of failing there
+        self.account = private_account(
+            "account", args.account_name, args.resource_group_name, args.location, self, retain_on_delete=immutable
+        )
         account_name, group_name = self.account.name, args.resource_group_name
         self.blob_service = storage.BlobServiceProperties(
             "blob-service",
@@ -107,7 +135,25 @@ class Storage(pulumi.ComponentResource):
             resource_group_name=group_name,
             opts=child,
         )
-        self.snapshot_container = private_container("snapshots", SNAPSHOT_CONTAINER, self.account, group_name, self)
+        self.snapshot_container = private_container(
+            "snapshots",
+            SNAPSHOT_CONTAINER,
+            self.account,
+            group_name,
+            self,
+            pulumi.ResourceOptions(
+                # versioning first: ARM enables version-level immutability only where it is on
+                depends_on=[self.blob_service],
+                # only a new container can be created with it; an existing one is migrated (README), and
+                # an update that tried to set it would be refused, or worse, replace the container
+                ignore_changes=["immutableStorageWithVersioning"],
+                retain_on_delete=immutable,
+            ),
+            storage.ImmutableStorageWithVersioningArgs(enabled=True) if immutable else None,
+        )
+        self.immutability = (
+            SnapshotImmutability("immutability", self, args.immutable_days, group_name, child) if immutable else None
+        )
         self.cool_tier_rule = None
         if args.snapshot_retention_days > 0:
             self.cool_tier_rule = storage.ManagementPolicy(
@@ -125,12 +171,81 @@ class Storage(pulumi.ComponentResource):
         self.snapshot_container_name = self.snapshot_container.name
         self.snapshot_container_id = self.snapshot_container.id
         self.snapshot_container_url = pulumi.Output.concat(self.blob_endpoint, "/", self.snapshot_container.name)
+        self.journal_container_id = self.immutability.journal_container.id if self.immutability else None
         self.register_outputs(
             {
                 "account_name": self.account_name,
                 "blob_endpoint": self.blob_endpoint,
                 "snapshot_container_url": self.snapshot_container_url,
             }
+        )
+
+
+class SnapshotImmutability(pulumi.ComponentResource):
+    """Version-level WORM for the snapshots' container: a default time-based retention policy of
+    ``days``, and a separate container for what is rewritten (restore journals).
+
+    What Azure then refuses and allows (Microsoft, "Version-level WORM policies for immutable blob
+    data", "Scenarios"; "Store business-critical blob data with immutable storage", "Summary of
+    immutability scenarios"), for every blob version younger than ``days``, whoever asks (an
+    account key or an Owner included):
+
+    * refused with 409 ``BlobImmutableDueToPolicy``: Delete Blob, Set Blob Metadata, Put Page,
+      Append Block (``allowProtectedAppendWrites`` is a container-level-WORM option only);
+    * allowed: creating blobs, reading, listing, Set Blob Tier (so the cool-tier lifecycle rule
+      keeps working: "All blob access tiers support immutable storage"); an overwrite (Put Blob,
+      Put Block List, Copy Blob) is allowed too but *creates a new version*: the old one stays,
+      protected, so nothing written is ever lost (the exporter still writes each file once:
+      `functions/spotify_exporter/stores/blob.py`);
+    * soft delete: "a blob or version that hasn't yet been soft deleted is protected by the
+      immutability policy and can't be soft deleted" until the policy expires;
+    * a container with version-level immutability and at least one blob cannot be deleted, nor an
+      account with such a container, locked or not: hence ``retain_on_delete`` here (`pulumi
+      destroy` forgets them instead of failing half way; README "Backups nobody can erase").
+
+    The policy is created **unlocked**: it protects, but an Owner can still shorten or delete it.
+    Locking (README) makes it permanent; it cannot be undone, only extended. Its deletion by
+    Pulumi fails anyway (pulumi/pulumi-azure-native issue 2156: the DELETE lacks the policy's ETag),
+    one more reason to retain it. Version-level immutability needs blob versioning, is not
+    supported with a hierarchical namespace, NFS 3.0 or SFTP, and is incompatible with
+    point-in-time restore and last-access-time tracking: the account here uses none of those.
+    """
+
+    policy: storage.BlobContainerImmutabilityPolicy
+    journal_container: storage.BlobContainer
+
+    def __init__(
+        self,
+        name: str,
+        snapshots: Storage,
+        days: int,
+        group: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("spotify-exporter:azure:SnapshotImmutability", name, None, opts)
+        retained = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        # "default" is the only name ARM accepts; on a container with version-level immutability it is
+        # the default policy every new blob version inherits, on an older container (not migrated yet)
+        # a container-level policy, which is what `az storage container-rm migrate-vlw` then converts
+        self.policy = storage.BlobContainerImmutabilityPolicy(
+            "retention",
+            immutability_policy_name="default",
+            immutability_period_since_creation_in_days=days,
+            account_name=snapshots.account.name,
+            container_name=snapshots.snapshot_container.name,
+            resource_group_name=group,
+            opts=retained,
+        )
+        self.journal_container = private_container(
+            "journals", JOURNAL_CONTAINER, snapshots.account, group, self, pulumi.ResourceOptions(retain_on_delete=True)
+        )
+        self.register_outputs({"journal_container_id": self.journal_container.id})
+        pulumi.log.info(
+            f"snapshots are write-once for {days} days; the retention policy stays unlocked (an Owner can still "
+            "remove it) until you lock it, which cannot be undone (README: Backups nobody can erase). "
+            "`pulumi destroy` leaves the resource group and the snapshots' account: Azure refuses to delete them "
+            "while they hold snapshots under retention",
+            resource=self,
         )
 
 

@@ -25,18 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT / "tests", ROOT / "functions"):
-    if str(_path) not in sys.path:
-        sys.path.append(str(_path))
+from azurite import oauth_options, running_azurite
+from function_app_scene import FunctionAppScene
+from keyvault_standin import FOREIGN_IDENTITY_VARS, KeyVaultStandIn, LocalCA
+from snapshot_checks import DATASETS, assert_matches_truth
 
-from azurite import oauth_options, running_azurite  # noqa: E402
-from function_app_scene import FunctionAppScene  # noqa: E402
-from keyvault_standin import FOREIGN_IDENTITY_VARS, KeyVaultStandIn, LocalCA  # noqa: E402
-from snapshot_checks import DATASETS, assert_matches_truth  # noqa: E402
-
-from spotify_exporter.history import list_snapshots  # noqa: E402
-from spotify_simulator import Faults, SimulatedUser, SpotifySimulator, build_account  # noqa: E402
+from spotify_exporter.history import list_snapshots
+from spotify_simulator import Faults, SimulatedUser, SpotifySimulator, build_account
 
 ALIASES = ("default", "jane", "max", "anna", "lee")
 WINDOW_S = 30.0

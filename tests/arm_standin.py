@@ -37,6 +37,7 @@ NAME_INPUT = {
     "azure-native:resources:ResourceGroup": "resourceGroupName",
     "azure-native:storage:StorageAccount": "accountName",
     "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:storage:BlobContainerImmutabilityPolicy": "immutabilityPolicyName",
     "azure-native:storage:Queue": "queueName",
     "azure-native:keyvault:Vault": "vaultName",
     "azure-native:web:AppServicePlan": "name",
@@ -99,6 +100,10 @@ ALERT_WINDOWS = (*ALERT_FREQUENCIES, "P2D")
 ALERT_OPERATORS = frozenset({"Equal", "GreaterThan", "GreaterThanOrEqual", "LessThan", "LessThanOrEqual"})
 ROLE_DEFINITION_PREFIX = r"/subscriptions/[^/]+/providers/Microsoft\.Authorization/roleDefinitions/"
 PRINCIPAL_TYPES = frozenset({"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"})
+#: a time-based retention policy's interval in days: "The minimum retention interval for a time-based
+#: retention policy is one day, and the maximum is 146,000 days (400 years)" (Microsoft, "Time-based
+#: retention policies for immutable blob data")
+RETENTION_DAYS = (1, 146_000)
 
 
 class ArmError(Exception):
@@ -139,6 +144,51 @@ def check_storage_account(inputs: Mapping[str, Any]) -> Iterator[Violation]:
 def check_container(inputs: Mapping[str, Any]) -> Iterator[Violation]:
     # 3-63 lowercase letters, digits and single hyphens, starting with a letter or a digit
     yield from _name_rule(inputs.get("containerName"), r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", "3-63 [a-z0-9-]")
+
+
+def check_immutability_policy(inputs: Mapping[str, Any]) -> Iterator[Violation]:
+    # the API's only policy name is "default" (the path .../immutabilityPolicies/{immutabilityPolicyName}
+    # is an enum of one in Azure/azure-rest-api-specs' blob.json)
+    if inputs.get("immutabilityPolicyName") != "default":
+        yield Violation("InvalidResourceName", "an immutability policy must be named 'default'")
+    days = inputs.get("immutabilityPeriodSinceCreationInDays")
+    if not (isinstance(days, int) and RETENTION_DAYS[0] <= days <= RETENTION_DAYS[1]):
+        yield Violation(
+            "BadRequest", f"immutabilityPeriodSinceCreationInDays {days!r} must be between 1 and 146000 days"
+        )
+    # "The 'allowProtectedAppendWrites' and 'allowProtectedAppendWritesAll' properties are mutually exclusive."
+    if inputs.get("allowProtectedAppendWrites") and inputs.get("allowProtectedAppendWritesAll"):
+        yield Violation("BadRequest", "allowProtectedAppendWrites and allowProtectedAppendWritesAll are exclusive")
+
+
+def check_version_level_immutability(
+    container: Mapping[str, Any], blob_service: Mapping[str, Any] | None, account: Mapping[str, Any] | None
+) -> Iterator[Violation]:
+    """A container with version-level immutability, given what the program registered before it for its
+    account: "Version-level policies require that blob versioning is enabled for the storage account"
+    (Microsoft, "Version-level WORM policies for immutable blob data"); the feature "isn't supported on
+    hierarchical namespace accounts", nor with NFS 3.0 or SFTP, and "is incompatible with point-in-time
+    restore and last access tracking" (Microsoft, "Store business-critical blob data with immutable
+    storage"). ARM's exact error codes for these are not published; the stand-in answers BadRequest."""
+    if not container.get("immutableStorageWithVersioning", {}).get("enabled"):
+        return
+    if blob_service is None or blob_service.get("isVersioningEnabled") is not True:
+        yield Violation(
+            "BadRequest",
+            "version-level immutability needs blob versioning on the account first (the container was sent "
+            "before a blob service with isVersioningEnabled: true)",
+        )
+    elif blob_service.get("restorePolicy", {}).get("enabled") or blob_service.get(
+        "lastAccessTimeTrackingPolicy", {}
+    ).get("enable"):
+        yield Violation(
+            "BadRequest",
+            "version-level immutability is incompatible with point-in-time restore and last access tracking",
+        )
+    if account and any(account.get(key) for key in ("isHnsEnabled", "isNfsV3Enabled", "isSftpEnabled")):
+        yield Violation(
+            "BadRequest", "version-level immutability is not supported with a hierarchical namespace, NFS 3.0 or SFTP"
+        )
 
 
 def check_queue(inputs: Mapping[str, Any]) -> Iterator[Violation]:
@@ -262,6 +312,7 @@ RULES: dict[str, Callable[[Mapping[str, Any]], Iterator[Violation]]] = {
     "azure-native:storage:StorageAccount": check_storage_account,
     "azure-native:storage:BlobContainer": check_container,
     "azure-native:storage:Queue": check_queue,
+    "azure-native:storage:BlobContainerImmutabilityPolicy": check_immutability_policy,
     "azure-native:keyvault:Vault": check_vault,
     "azure-native:web:AppServicePlan": check_plan,
     "azure-native:web:WebApp": check_web_app,
@@ -317,12 +368,21 @@ class ArmMonitor(MockMonitor):
         super().__init__(mocks)
         self.arm = mocks
         self.dependencies: dict[str, list[str]] = {}
+        #: the resource options the engine received, by type, name and parent URN: what `pulumi destroy`
+        #: and later updates will do with the resource (``retainOnDelete``, ``ignoreChanges``, ``protect``)
+        self.options: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:
         if request.type != "pulumi:pulumi:Stack":
             inputs, secrets = wire_inputs(request)
             self.arm.check(request.type, request.name, inputs, secrets)
         self.dependencies[request.name] = list(request.dependencies)
+        self.options[(request.type, request.name, request.parent)] = {
+            "retainOnDelete": bool(request.retainOnDelete),
+            "ignoreChanges": list(request.ignoreChanges),
+            "protect": bool(request.protect),
+            "dependsOn": list(request.dependencies),
+        }
         register: Callable[[Any], Any] = super().RegisterResource  # untyped in the SDK
         return register(request)
 
@@ -348,12 +408,23 @@ class ArmMocks(pulumi.runtime.Mocks):
         else:
             rule = RULES.get(typ)
             violations = list(rule(inputs)) if rule else []
+        if typ == "azure-native:storage:BlobContainer":
+            violations += check_version_level_immutability(
+                inputs,
+                self._sent("azure-native:storage:BlobServiceProperties", inputs.get("accountName")),
+                self._sent("azure-native:storage:StorageAccount", inputs.get("accountName")),
+            )
         if violations:
             self.refused.extend((name, violation) for violation in violations)
             details = "; ".join(f"{v.code}: {v.message}" for v in violations)
             if self.strict:
                 raise ArmError(f"{typ} {name}: {details}")
         self._wire[name] = (inputs, secrets)
+
+    def _sent(self, typ: str, account_name: object) -> dict[str, Any] | None:
+        """The inputs of the ``typ`` resource of storage account ``account_name`` ARM has already created."""
+        found = [r.inputs for r in self.registered if r.typ == typ and r.inputs.get("accountName") == account_name]
+        return found[-1] if found else None
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         inputs, secrets = self._wire.pop(args.name, (plain(dict(args.inputs), set()), set()))
@@ -376,6 +447,11 @@ class ArmMocks(pulumi.runtime.Mocks):
         elif args.typ == "azure-native:storage:BlobContainer":
             account = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}"  # noqa: E501
             resource_id = f"{account}/blobServices/default/containers/{azure_name}"
+        elif args.typ == "azure-native:storage:BlobContainerImmutabilityPolicy":
+            account = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}"  # noqa: E501
+            resource_id = (
+                f"{account}/blobServices/default/containers/{inputs['containerName']}/immutabilityPolicies/default"
+            )
         elif args.typ == "azure-native:storage:Queue":
             account = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{inputs['accountName']}"  # noqa: E501
             resource_id = f"{account}/queueServices/default/queues/{azure_name}"

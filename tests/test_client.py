@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from exporter_fixtures import NoSleep, write_env_file
 
-from spotify_exporter.client import SpotifyClient, _retry_after_seconds
+from spotify_exporter.client import SpotifyClient
 from spotify_exporter.connect import connect
 from spotify_exporter.credentials import EnvironmentSecrets
 from spotify_exporter.errors import ConfigError, ForbiddenError, RateLimitedError, SpotifyRequestError
 from spotify_exporter.pacing import RequestPacer
+from spotify_exporter.retries import retry_after_seconds
 from spotify_exporter.settings import settings_from_env
 from spotify_simulator import Faults, SpotifySimulator
 
@@ -64,7 +65,7 @@ def test_pacer_does_not_slow_down_traffic_under_the_limit() -> None:
     [("3", 3.0), ("3600", 3600.0), ("Wed, 25 Nov 2026 01:00:10 GMT", 10.0), ("soon", None), (None, None)],
 )
 def test_retry_after_in_seconds_or_as_a_date(header: str | None, seconds: float | None) -> None:
-    assert _retry_after_seconds(header, datetime(2026, 11, 25, 1, 0, 0, tzinfo=UTC)) == seconds
+    assert retry_after_seconds(header, datetime(2026, 11, 25, 1, 0, 0, tzinfo=UTC)) == seconds
 
 
 def test_429_within_the_budget_is_waited_out(simulator: Simulator, tmp_path: Path) -> None:

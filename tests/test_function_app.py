@@ -104,6 +104,15 @@ class AzureApp(FunctionAppScene):
 
     monkeypatch: pytest.MonkeyPatch
 
+    @classmethod
+    def of(cls, scene: FunctionAppScene, monkeypatch: pytest.MonkeyPatch) -> AzureApp:
+        """The scene with its app settings in the environment."""
+        app = cls(**vars(scene))
+        app.monkeypatch = monkeypatch
+        for name, value in app.settings.items():
+            monkeypatch.setenv(name, value)
+        return app
+
     def setting(self, name: str, value: str) -> None:
         self.monkeypatch.setenv(name, value)
 
@@ -121,10 +130,7 @@ def azure_app(
     scene = FunctionAppScene.prepare(
         sim, keyvault, azurite_oauth, azurite_queue_oauth, blob_container, keyvault.credential()
     )
-    app = AzureApp(**vars(scene))
-    app.monkeypatch = monkeypatch
-    for name, value in app.settings.items():
-        monkeypatch.setenv(name, value)
+    app = AzureApp.of(scene, monkeypatch)
     yield app
     app.close()
 

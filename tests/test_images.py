@@ -11,7 +11,7 @@ import pytest
 from exporter_fixtures import NoSleep, export_account, write_env_file
 from snapshot_checks import DATASETS, assert_matches_truth, verify_snapshot
 
-from spotify_exporter.client import IMAGE_HOST_FAILURES_IN_A_ROW, OptionalDownloads
+from spotify_exporter.covers import IMAGE_HOST_FAILURES_IN_A_ROW, OptionalDownloads
 from spotify_exporter.errors import OptionalWorkSkipped
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Account, Faults, SpotifySimulator, build_account

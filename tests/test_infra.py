@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import pulumi
 import pulumi_azure_native.authorization as authorization
+import pulumi_azure_native.storage as storage_sdk
 import pulumi_azure_native.web as web
 import pytest
 import yaml
@@ -101,6 +102,7 @@ class Deployment:
     secret_exports: set[str]
     dependencies: dict[str, list[str]]
     program: dict[str, Any] = field(repr=False)
+    options: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def all(self, typ: str) -> list[Registered]:
         return [resource for resource in self.registered if resource.typ == typ]
@@ -109,6 +111,12 @@ class Deployment:
         found = [resource for resource in self.all(typ) if name is None or resource.name == name]
         assert len(found) == 1, f"{len(found)} resources {typ} {name or ''}"
         return found[0]
+
+    def options_of(self, typ: str, name: str, parent: str = "") -> dict[str, Any]:
+        """The resource options the engine received for the ``typ`` resource ``name`` (whose parent's URN
+        ends with ``parent``, when several share the name)."""
+        (found,) = [o for (t, n, p), o in self.options.items() if t == typ and n == name and p.endswith(parent)]
+        return found
 
     def account(self, role: str) -> Registered:
         """The storage account for ``role`` "snapshots" or "host"."""
@@ -164,7 +172,7 @@ def run_program(config: dict[str, str], *, preview: bool = False, principal_id: 
         return resolve_exports()
 
     settle(up)
-    return Deployment(mocks.registered, exports, secret_exports, monitor.dependencies, program)
+    return Deployment(mocks.registered, exports, secret_exports, monitor.dependencies, program, monitor.options)
 
 
 @pytest.fixture(scope="module")
@@ -429,6 +437,169 @@ def test_snapshots_move_to_cool_tier_after_the_configured_days(package: Path) ->
     (rule,) = policy["policy"]["rules"]
     assert rule["definition"]["filters"] == {"blobTypes": ["blockBlob"], "prefixMatch": ["spotify/"]}
     assert rule["definition"]["actions"] == {"baseBlob": {"tierToCool": {"daysAfterModificationGreaterThan": 45}}}
+
+
+# --- write-once snapshots (spotify-exporter:immutableDays) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def immutable(package: Path) -> Deployment:
+    return run_program(stack_config(package, immutableDays="365"))
+
+
+def test_immutable_days_make_new_snapshot_versions_write_once_under_an_unlocked_default_policy(
+    immutable: Deployment,
+) -> None:
+    container = immutable.one("azure-native:storage:BlobContainer", "snapshots")
+    assert container.inputs["immutableStorageWithVersioning"] == {"enabled": True}
+    # versioning is on before the container asks for version-level immutability
+    assert immutable.one("azure-native:storage:BlobServiceProperties").inputs["isVersioningEnabled"] is True
+    options = immutable.options_of("azure-native:storage:BlobContainer", "snapshots", "azure:Storage::storage")
+    assert any("BlobServiceProperties::blob-service" in urn for urn in options["dependsOn"])
+    policy = immutable.one("azure-native:storage:BlobContainerImmutabilityPolicy").inputs
+    assert policy == {
+        "accountName": immutable.account("snapshots").azure_name,
+        "containerName": "spotify",
+        "immutabilityPolicyName": "default",
+        "immutabilityPeriodSinceCreationInDays": 365,
+        "resourceGroupName": immutable.one("azure-native:resources:ResourceGroup").azure_name,
+    }  # no "state": ARM creates a policy unlocked, and only the user's `az ... lock` locks it
+    assert immutable.exports["snapshotImmutableDays"] == 365
+
+
+def test_pulumi_up_says_what_locking_and_destroy_mean_for_write_once_snapshots(
+    package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, *args, **kwargs: said.append(message))
+    run_program(stack_config(package, immutableDays="30"))
+    (message,) = [m for m in said if "write-once" in m]
+    assert "30 days" in message and "unlocked" in message and "`pulumi destroy` leaves" in message
+
+
+def test_without_immutable_days_nothing_is_write_once(deployment: Deployment) -> None:
+    assert deployment.all("azure-native:storage:BlobContainerImmutabilityPolicy") == []
+    assert (
+        lookup(
+            deployment.one("azure-native:storage:BlobContainer", "snapshots").inputs, "immutableStorageWithVersioning"
+        )
+        == "(unset)"
+    )
+    assert "SNAPSHOT_WRITE_ONCE" not in app_settings(deployment)
+    storage = "spotify-exporter:azure:Storage::storage"
+    for typ, name, parent in (
+        ("azure-native:resources:ResourceGroup", "resource-group", ""),
+        ("azure-native:storage:StorageAccount", "account", storage),
+        ("azure-native:storage:BlobContainer", "snapshots", storage),
+    ):
+        assert deployment.options_of(typ, name, parent)["retainOnDelete"] is False
+
+
+def test_write_once_snapshots_outlive_pulumi_destroy_and_are_never_replaced(immutable: Deployment) -> None:
+    """Azure refuses to delete a container with version-level immutability that holds a blob, and the
+    account and resource group around it: `pulumi destroy` forgets them instead of failing half way.
+    Turning the setting on for an existing container never updates (or replaces) the container."""
+    storage = "spotify-exporter:azure:Storage::storage"
+    immutability = "spotify-exporter:azure:SnapshotImmutability::immutability"
+    retained = [
+        ("azure-native:resources:ResourceGroup", "resource-group", ""),
+        ("azure-native:storage:StorageAccount", "account", storage),
+        ("azure-native:storage:BlobContainer", "snapshots", storage),
+        ("azure-native:storage:BlobContainerImmutabilityPolicy", "retention", immutability),
+        ("azure-native:storage:BlobContainer", "journals", immutability),
+    ]
+    for typ, name, parent in retained:
+        assert immutable.options_of(typ, name, parent)["retainOnDelete"] is True, name
+    host = "spotify-exporter:azure:HostStorage::host-storage"
+    assert immutable.options_of("azure-native:storage:StorageAccount", "account", host)["retainOnDelete"] is False
+    snapshots = immutable.options_of("azure-native:storage:BlobContainer", "snapshots", storage)
+    assert snapshots["ignoreChanges"] == ["immutableStorageWithVersioning"]
+    assert not any(options["protect"] for options in immutable.options.values())
+
+
+def test_restore_journals_of_write_once_snapshots_get_a_rewritable_container_the_deployer_may_write(
+    immutable: Deployment,
+) -> None:
+    containers = {c.azure_name: c for c in immutable.all("azure-native:storage:BlobContainer")}
+    journals = containers["spotify-journals"]
+    assert journals.inputs["accountName"] == immutable.account("snapshots").azure_name
+    assert "immutableStorageWithVersioning" not in journals.inputs
+    assert [
+        p.inputs["containerName"] for p in immutable.all("azure-native:storage:BlobContainerImmutabilityPolicy")
+    ] == ["spotify"]
+    grants = {(a["scope"], a["roleDefinitionId"], a["principalId"]) for a in assignments(immutable)}
+    assert (journals.id, definition("Storage Blob Data Contributor"), DEPLOYER) in grants
+    assert not any(scope == journals.id for scope, _, principal in grants if principal == APP_PRINCIPAL)
+    assert app_settings(immutable)["SNAPSHOT_WRITE_ONCE"] == "true"
+
+
+def test_the_stand_in_refuses_version_level_immutability_before_versioning_or_with_what_it_excludes() -> None:
+    def container(blob_service: dict[str, Any] | None, account: dict[str, Any] | None = None) -> Callable[[], Any]:
+        def build() -> storage_sdk.BlobContainer:
+            created = storage_sdk.StorageAccount(
+                "account",
+                account_name="spotifyst00000000",
+                resource_group_name="rg",
+                kind=storage_sdk.Kind.STORAGE_V2,
+                sku=storage_sdk.SkuArgs(name=storage_sdk.SkuName.STANDARD_LRS),
+                **(account or {}),
+            )
+            after: list[pulumi.Resource] = []
+            if blob_service is not None:
+                after.append(
+                    storage_sdk.BlobServiceProperties(
+                        "blob-service",
+                        blob_services_name="default",
+                        account_name=created.name,
+                        resource_group_name="rg",
+                        **blob_service,
+                    )
+                )
+            return storage_sdk.BlobContainer(
+                "snapshots",
+                container_name="spotify",
+                account_name=created.name,
+                resource_group_name="rg",
+                immutable_storage_with_versioning=storage_sdk.ImmutableStorageWithVersioningArgs(enabled=True),
+                opts=pulumi.ResourceOptions(depends_on=after),
+            )
+
+        return build
+
+    assert refusals(container({"is_versioning_enabled": True})) == []
+    assert "needs blob versioning" in " ".join(refusals(container(None)))
+    assert "needs blob versioning" in " ".join(refusals(container({"is_versioning_enabled": False})))
+    restore = storage_sdk.RestorePolicyPropertiesArgs(enabled=True, days=6)
+    assert "point-in-time restore" in " ".join(
+        refusals(container({"is_versioning_enabled": True, "restore_policy": restore}))
+    )
+    assert "hierarchical namespace" in " ".join(
+        refusals(container({"is_versioning_enabled": True}, {"is_hns_enabled": True}))
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        ({"immutability_period_since_creation_in_days": 0}, "between 1 and 146000 days"),
+        ({"immutability_period_since_creation_in_days": 146_001}, "between 1 and 146000 days"),
+        ({"immutability_policy_name": "weekly"}, "must be named 'default'"),
+        ({"allow_protected_append_writes": True, "allow_protected_append_writes_all": True}, "exclusive"),
+    ],
+)
+def test_the_stand_in_refuses_what_arm_refuses_of_a_retention_policy(change: dict[str, Any], refusal: str) -> None:
+    def policy(**changed: Any) -> Callable[[], Any]:
+        arguments: dict[str, Any] = {
+            "account_name": "spotifyst00000000",
+            "container_name": "spotify",
+            "resource_group_name": "rg",
+            "immutability_policy_name": "default",
+            "immutability_period_since_creation_in_days": 146_000,
+        }
+        return lambda: storage_sdk.BlobContainerImmutabilityPolicy("retention", **{**arguments, **changed})
+
+    assert refusals(policy()) == []
+    assert any(refusal in found for found in refusals(policy(**change)))
 
 
 # --- function app --------------------------------------------------------------------------------------
@@ -729,6 +900,7 @@ def test_stack_outputs_name_what_make_deploy_and_make_trigger_need(deployment: D
         "exportQueueUrl": f"https://{host}.queue.core.windows.net/spotify-exports",
         "exportAccounts": ["default"],
         "packageSha256": deployment.one("pulumi-python:dynamic:Resource").inputs["package_sha256"],
+        "snapshotImmutableDays": 0,
     }
 
 
@@ -948,6 +1120,9 @@ def test_the_python_versions_offered_are_exactly_those_with_a_lock() -> None:
         ("accounts", '["default", "Jane Doe"]', "is not an account alias"),
         ("accounts", '"jane"', "a list of account aliases"),
         ("accounts", '["a", "b", "c", "d", "e", "f"]', "admits 5 users"),
+        ("immutableDays", "-1", "0 (off) or 1 to 146,000 days"),
+        ("immutableDays", "146001", "0 (off) or 1 to 146,000 days"),
+        ("immutableDays", "a year", ""),
     ],
 )
 def test_an_invalid_setting_fails_with_its_key(key: str, value: str, reason: str) -> None:

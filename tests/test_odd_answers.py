@@ -17,9 +17,9 @@ from exporter_fixtures import NoSleep, cli_env, export_account, run_cli, write_e
 from snapshot_checks import DATASETS, assert_matches_truth, read_csv, verify_snapshot
 
 from spotify_exporter.authorize import AuthorizationError, exchange_code, new_request
-from spotify_exporter.client import RETRY_AFTER_CAP_S, _retry_after_seconds
 from spotify_exporter.errors import ExporterError
 from spotify_exporter.export import ExportResult
+from spotify_exporter.retries import RETRY_AFTER_CAP_S, retry_after_seconds
 from spotify_exporter.stores.local import LocalFolderStore
 from spotify_simulator import Faults, SpotifySimulator
 
@@ -142,11 +142,11 @@ def test_an_infinite_or_huge_retry_after_is_a_ban_that_ends_the_run_as_partial(
 
 def test_retry_after_values_are_bounded_in_one_place() -> None:
     now = datetime(2026, 11, 25, 1, 0, 0, tzinfo=UTC)
-    assert _retry_after_seconds("1e12", now) == RETRY_AFTER_CAP_S
-    assert _retry_after_seconds("Fri, 31 Dec 9999 23:59:59 GMT", now) == RETRY_AFTER_CAP_S
-    assert _retry_after_seconds("Wed, 25 Nov 2026 01:00:10 -0000", now) == 10.0
+    assert retry_after_seconds("1e12", now) == RETRY_AFTER_CAP_S
+    assert retry_after_seconds("Fri, 31 Dec 9999 23:59:59 GMT", now) == RETRY_AFTER_CAP_S
+    assert retry_after_seconds("Wed, 25 Nov 2026 01:00:10 -0000", now) == 10.0
     for useless in ("0", "-1", "nan", "", "Wed, 25 Nov 2026 00:59:00 GMT"):
-        assert _retry_after_seconds(useless, now) is None
+        assert retry_after_seconds(useless, now) is None
 
 
 # -- the transport: cut, dropped, dripping and oversized answers -------------------------------

@@ -28,8 +28,9 @@ from snapshot_checks import guard, read_bytes, read_csv, verify_snapshot
 from spotify_exporter import rows
 from spotify_exporter.export import ExportResult
 from spotify_exporter.history import SnapshotInfo, SnapshotReader
+from spotify_exporter.pathnames import safe_title
 from spotify_exporter.portable import PortableBuilder, PortableError, StoreFiles, write_portable_playlists
-from spotify_exporter.snapshot import SnapshotWriter, portable_base_name, safe_title
+from spotify_exporter.snapshot import SnapshotWriter, cover_file, portable_base_name
 from spotify_exporter.stores import SnapshotStore
 from spotify_exporter.stores.blob import BlobStore
 from spotify_exporter.stores.local import LocalFolderStore
@@ -423,6 +424,13 @@ def test_odd_playlist_ids_still_give_distinct_safe_names() -> None:
     assert len(names) == 4
     for name in names:
         assert_safe_file_name(name + ".xspf")
+
+
+def test_a_playlist_id_is_written_in_portable_file_names_as_in_covers() -> None:
+    assert portable_base_name("Mix", "37i9dQZF1DXcBWIGoYBM5M") == "portable/Mix (37i9dQZF1DXcBWIGoYBM5M)"
+    for pid in ("a/b", "../x", "NUL", "a%b", "p" * 230):
+        in_covers = cover_file(pid).removeprefix("covers/").removesuffix(".jpg")
+        assert portable_base_name("Mix", pid) == f"portable/Mix ({in_covers})"
 
 
 def small_snapshot(root: Path, playlists: list[dict[str, Any]]) -> SnapshotReader:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO
 
+from . import rows
 from .history import JSON, SnapshotReader, playlist_of_item_line
 
 
@@ -97,3 +98,43 @@ class PlaylistArchive:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def unchanged_playlists(source: SnapshotReader, playlists: list[JSON], started: bool = False) -> PlaylistArchive:
+    """The items ``source`` holds of every listed playlist it has at the same ``snapshot_id`` and item
+    count, all of them (``exported``) or refused (``forbidden``); raises when ``source`` is unreadable.
+
+    ``started``: also the first items of playlists at the same version that ``source`` could not read
+    to the end (``failed``), in the archive's ``started``."""
+    before = {row["playlist_id"]: row for row in source.csv_rows("playlists")}
+    unchanged = {
+        str(p["id"]): p
+        for p in playlists
+        if (old := before.get(str(p.get("id"))))
+        and old["items_status"] in ("exported", "forbidden")
+        and p.get("snapshot_id")
+        and old["snapshot_id"] == p.get("snapshot_id")
+        and old["item_count"] == str(rows.playlist_item_total(p))
+    }
+    cut_off = {
+        str(p["id"])
+        for p in playlists
+        if started
+        and (old := before.get(str(p.get("id"))))
+        and old["items_status"] == "failed"
+        and p.get("snapshot_id")
+        and old["snapshot_id"] == p.get("snapshot_id")
+    }
+    if not unchanged and not cut_off:
+        return PlaylistArchive()
+    exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
+    archive = PlaylistArchive.load(source, exported | cut_off)
+    archive.started = {pid: count for pid in cut_off if (count := archive.item_count(pid) or 0)}
+    archive.reuse(
+        {
+            pid: before[pid]["items_status"]
+            for pid in unchanged
+            if pid not in exported or (archive.item_count(pid) or 0) == rows.playlist_item_total(unchanged[pid])
+        }
+    )
+    return archive

@@ -1,7 +1,7 @@
 """The one place that sends requests to the Spotify Web API.
 
 It owns the base URL, the bearer header, timeouts, pacing, the status → error mapping
-and the retry policy:
+and the retry policy (:mod:`.retries`):
 
 * 5xx, broken connections and malformed bodies: retried with bounded exponential backoff;
 * 429: ``Retry-After`` is honoured while it fits the wait budget, otherwise the run stops
@@ -12,17 +12,14 @@ and the retry policy:
 
 Whatever a server does, a request ends: each has an overall deadline (:mod:`.deadlines`),
 answers are read at most :data:`MAX_ANSWER_BYTES` (decoded), odd ``Retry-After`` values pass one
-guard (:func:`_retry_after_seconds`), and the pager stops collections whose pages do not end as
-announced (:class:`_PagingGuard`). Cover images are optional work in a budget of their own
-(:class:`OptionalDownloads`).
+guard (:func:`.retries.retry_after_seconds`), and the pager stops collections whose pages do not
+end as announced (:mod:`.paging`). Cover images are optional work in a budget of their own
+(:class:`.covers.OptionalDownloads`). The connections a request goes through are in :mod:`.transport`.
 """
 
 from __future__ import annotations
 
-import math
-import queue
 import random
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,7 +27,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -39,34 +35,29 @@ import requests
 import requests.adapters
 import urllib3
 import urllib3.connection
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from . import deadlines
 from .auth import SpotifyAuth
+from .covers import OptionalDownloads, image_type
 from .errors import (
     ExporterError,
     ForbiddenError,
-    OptionalWorkSkipped,
     OutOfTimeError,
     OversizedAnswerError,
-    PagingError,
     RateLimitedError,
     SpotifyRequestError,
     SpotifyServerError,
 )
 from .pacing import RequestPacer
+from .paging import PageStream
 from .redaction import redact
+from .retries import RetryPolicy, TokenRefreshed, TooManyRequests, Transient, retry_after_seconds
 from .settings import DEFAULT_API_URL, ClientSettings
+from .transport import AnswerTooLarge, SignallingAdapter, read_body, request_sent, send, when_sent
 
 JSON = dict[str, Any]
-#: pages the request thread may fetch ahead of the reader (bounded memory)
-PAGES_AHEAD = 2
 #: the largest answer the API may give, decoded (a page of 50 full albums is a few MB)
 MAX_ANSWER_BYTES = 32 << 20
-#: bodies are read (and decompressed) this much at a time, so a size cap holds while reading
-_READ_STEP = 1 << 20
-#: how image files start, and the extension each is kept under (Spotify's covers are JPEGs)
-IMAGE_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 #: Spotify counts requests as they arrive over 30 s; spacing them over a little more absorbs the
 #: network's jitter, so that no 30 s of arrivals ever holds more than the configured number
 PACING_WINDOW_S = 30.5
@@ -74,89 +65,10 @@ PACING_WINDOW_S = 30.5
 SPOTIFY_API_PREFIX = DEFAULT_API_URL + "/"
 
 
-def image_type(data: bytes) -> str | None:
-    """The extension of an image file by its first bytes (WebP: ``RIFF....WEBP``), None for anything else."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return next((extension for magic, extension in IMAGE_TYPES.items() if data.startswith(magic)), None)
-
-
 class _Answer(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
-
-
-#: per thread: what runs once this thread's request is on its way (see ``SpotifyClient.get_json``)
-_when_sent = threading.local()
-
-
-def _request_sent() -> None:
-    callback = getattr(_when_sent, "callback", None)
-    if callback is not None:
-        _when_sent.callback = None
-        callback()
-
-
-class _SignallingConnection(urllib3.connection.HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        deadlines.attach(self)  # the request's overall deadline covers this connection
-        super().request(*args, **kwargs)
-        deadlines.attach(self)  # connected by now: a deadline that passed meanwhile cuts it
-        _request_sent()
-
-
-class _SignallingHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        deadlines.attach(self)
-        super().request(*args, **kwargs)
-        deadlines.attach(self)
-        _request_sent()
-
-
-class _SignallingPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _SignallingConnection
-
-
-class _SignallingHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _SignallingHTTPSConnection
-
-
-_SIGNALLING_POOLS = {"http": _SignallingPool, "https": _SignallingHTTPSPool}
-
-
-class _SignallingAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose connections say when a request has been written, before they
-    wait for its answer: the moment a page stream hands the previous page to its reader; and
-    which put themselves under the request's overall deadline (:mod:`.deadlines`)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _SIGNALLING_POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
-        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if not proxy.lower().startswith("socks"):  # SOCKS has pools of its own (and signals at the answer)
-            manager.pool_classes_by_scheme = _SIGNALLING_POOLS
-        return manager
-
-
-class _Transient(Exception):
-    """Worth another try after a backoff: 5xx, connection trouble, a body that is not JSON."""
-
-
-class _TooManyRequests(Exception):
-    def __init__(self, retry_after_s: float | None) -> None:
-        super().__init__("HTTP 429")
-        self.retry_after_s = retry_after_s
-
-
-class _TokenRefreshed(Exception):
-    """The API said 401 and we renewed the token: retry at once."""
-
-
-class _Abandoned(Exception):
-    """The stream's reader is gone: the request it would have fed is not sent."""
 
 
 @dataclass
@@ -169,203 +81,6 @@ class RequestStats:
     writes: int = 0  # successful writes (restore)
     rate_limit_wait_s: float = 0.0
     pacing_wait_s: float = 0.0
-
-
-#: connection failures in a row after which the image host is given up on for the run
-IMAGE_HOST_FAILURES_IN_A_ROW = 3
-
-
-class OptionalDownloads:
-    """The run's budget for optional downloads (cover art), which must never stretch or break a run.
-
-    It closes for the rest of the run after :data:`IMAGE_HOST_FAILURES_IN_A_ROW` connection
-    failures in a row (the image host is down or swallows connections) or once ``budget_s``
-    seconds went into downloads; :meth:`check` then raises :class:`OptionalWorkSkipped`. Every
-    download's own deadline is cut to what is left, so the budget holds during a request too.
-    """
-
-    def __init__(self, budget_s: float) -> None:
-        self.budget_s = budget_s
-        self._spent_s = 0.0
-        self._failures_in_a_row = 0
-        #: why the remaining downloads are skipped (None while open)
-        self.closed: str | None = None
-
-    def remaining_s(self) -> float:
-        return max(0.0, self.budget_s - self._spent_s)
-
-    def check(self) -> None:
-        if self.closed is None and self.remaining_s() <= 0:
-            self.closed = f"the {self.budget_s:.0f} s allowed per run for cover images were spent"
-        if self.closed is not None:
-            raise OptionalWorkSkipped(self.closed)
-
-    def spent(self, seconds: float, *, connection_failed: bool = False) -> None:
-        self._spent_s += max(0.0, seconds)
-        self._failures_in_a_row = self._failures_in_a_row + 1 if connection_failed else 0
-        if self._failures_in_a_row >= IMAGE_HOST_FAILURES_IN_A_ROW and self.closed is None:
-            self.closed = f"the image host failed to answer {self._failures_in_a_row} times in a row"
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a paged collection, whatever its paging style.
-
-    ``items`` holds only JSON objects: elements that are not (Spotify has sent ``null``) are
-    dropped by the pager, their places on the page kept in ``skipped``."""
-
-    items: list[JSON]
-    total: int | None
-    #: False on the last page: the collection is fully read once this page is written
-    has_more: bool = False
-    #: indexes on the page, as Spotify sent it, of the elements that were not objects
-    skipped: tuple[int, ...] = ()
-
-    @property
-    def size(self) -> int:
-        """How many elements Spotify sent on this page (``skipped`` ones included)."""
-        return len(self.items) + len(self.skipped)
-
-    def numbered(self) -> Iterator[tuple[int, JSON]]:
-        """``(index on the page, item)``: positions stay true when an element was skipped."""
-        index = 0
-        for item in self.items:
-            while index in self.skipped:
-                index += 1
-            yield index, item
-            index += 1
-
-
-class _PagingGuard:
-    """Where the pager decides whether to follow ``next``: the one place that stops a collection
-    whose links repeat, that runs past its ``total`` or that pages on with nothing in them, so no
-    answer of Spotify's can make a run loop forever. Spotify has served a ``next`` stuck at one
-    offset; once everything announced has been read such a link is the end, before that it is an
-    error for the dataset (what was read is kept)."""
-
-    def __init__(self, path: str, page_limit: int) -> None:
-        self._path = path
-        self._limit = page_limit
-        self._followed: set[str] = set()
-        self.read = 0  # elements received, objects or not
-
-    def next_url(self, link: object, total: int | None, page_size: int) -> str | None:
-        self.read += page_size
-        if not isinstance(link, str) or not link:
-            return None
-        done = total is not None and self.read >= total
-        if link in self._followed or page_size == 0:
-            if done:
-                return None
-            what = "repeated a page" if link in self._followed else "sent an empty page"
-            raise PagingError(self._path, f"{what} after {self.read} of {total if total is not None else '?'} items")
-        if total is not None and self.read > total + self._limit:
-            raise PagingError(self._path, f"went on past its total of {total} items")
-        self._followed.add(link)
-        return link
-
-
-class PageStream:
-    """The pages of one collection, fetched ahead by the client's request thread.
-
-    That thread follows ``next`` by itself, at most :data:`PAGES_AHEAD` pages ahead of the
-    reader, so our CPU work (rows, CSV, gzip) hides behind Spotify's latency while requests
-    still go out strictly one at a time. Errors reach the reader at the page they concern.
-
-    A page is handed to the reader only once the request for the next one is on its way: the
-    reader's work then runs while the request thread waits for the answer, instead of competing
-    for the GIL with what that thread does between an answer and the next request (parsing,
-    preparing the request), which adds to the run's wall time request after request.
-    """
-
-    def __init__(
-        self, client: SpotifyClient, path: str, query: Mapping[str, str | int], container_key: str | None
-    ) -> None:
-        self._client = client
-        self._path = path
-        self._container_key = container_key
-        # unbounded: ``_room`` bounds the pages in it, and errors always fit
-        self._pages: queue.SimpleQueue[Page | BaseException] = queue.SimpleQueue()
-        self._room = threading.Semaphore(PAGES_AHEAD)
-        self._abandoned = threading.Event()
-        self._ready: Page | None = None  # read, not yet handed over
-        client._streams.add(self)
-        self._task = client._in_order(self._fetch_all, query)
-
-    def abandon(self) -> None:
-        """Nobody will read further: stop fetching (and never block the request thread waiting for room)."""
-        self._abandoned.set()
-
-    def _fetch_all(self, query: Mapping[str, str | int]) -> None:
-        url: str | None = self._path
-        params: Mapping[str, str | int] | None = query
-        guard = _PagingGuard(self._path, int(query.get("limit", 50)))
-        stop: PagingError | None = None
-        try:
-            while url:
-                if self._ready is not None:
-                    self._make_room()
-                body = self._client.get_json(url, params, on_sent=self._hand_over)
-                paging = body.get(self._container_key, {}) if self._container_key else body
-                if not isinstance(paging, dict):
-                    raise SpotifyServerError(self._path, 1, "a page without its paging object")
-                elements = paging.get("items") or []
-                if not isinstance(elements, list):
-                    raise SpotifyServerError(self._path, 1, "a page whose items are not a list")
-                total = paging.get("total")
-                total = total if isinstance(total, int) and not isinstance(total, bool) else None
-                try:
-                    url, params = guard.next_url(paging.get("next"), total, len(elements)), None
-                except PagingError as error:  # raised to the reader after this page, which is fine
-                    stop, url = error, None
-                items = [element for element in elements if isinstance(element, dict)]
-                skipped = tuple(n for n, element in enumerate(elements) if not isinstance(element, dict))
-                self._ready = Page(items, total, has_more=url is not None or stop is not None, skipped=skipped)
-            self._make_room()
-            self._hand_over()
-            if stop is not None:
-                raise stop
-        except _Abandoned:
-            pass
-        except BaseException as error:  # handed to the reader, raised there
-            self._pages.put(error)
-
-    def _make_room(self) -> None:
-        """Wait until the reader is fewer than :data:`PAGES_AHEAD` pages behind (bounded memory)."""
-        while not self._room.acquire(timeout=0.1):
-            if self._abandoned.is_set():
-                raise _Abandoned()
-        if self._abandoned.is_set():
-            raise _Abandoned()  # nobody reads on: the next request is not sent
-
-    def _hand_over(self) -> None:
-        """Give the reader the page read last (its room is already reserved: this never blocks)."""
-        page, self._ready = self._ready, None
-        if page is not None:
-            self._pages.put(page)
-
-    def _next(self) -> Page:
-        while True:
-            try:
-                item = self._pages.get(timeout=0.5)
-            except queue.Empty:
-                if self._task.done() and self._pages.empty():
-                    raise SpotifyServerError(self._path, 1, "the request thread stopped") from None
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            self._room.release()
-            return item
-
-    def __iter__(self) -> Iterator[Page]:
-        try:
-            while True:
-                page = self._next()
-                yield page
-                if not page.has_more:
-                    return
-        finally:
-            self.abandon()
 
 
 class SpotifyClient:
@@ -392,7 +107,6 @@ class SpotifyClient:
         self._budget_s = time_budget_s
         self._deadline = clock() + time_budget_s if time_budget_s is not None else None
         self._now = now
-        self._rng = rng or random.Random()
         self._pacer = RequestPacer(
             settings.max_requests_per_30s, PACING_WINDOW_S, clock=clock, sleep=self._sleep,
             earlier_ages=earlier_request_ages,
@@ -401,12 +115,13 @@ class SpotifyClient:
         self._timeout = (settings.connect_timeout_s, settings.read_timeout_s)
         # every request (API, token, images) goes through connections that report when it is sent
         # and that the watchdog can cut at the request's deadline
-        adapter = _SignallingAdapter()
+        adapter = SignallingAdapter()
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         self._watchdog = deadlines.Watchdog()
         self.optional = OptionalDownloads(settings.cover_budget_s)
         self.stats = RequestStats()
+        self._retries = RetryPolicy(settings, self.stats, rng or random.Random())
         self._worker: ThreadPoolExecutor | None = None
         self._halted: ExporterError | None = None
         self._streams: weakref.WeakSet[PageStream] = weakref.WeakSet()
@@ -456,11 +171,11 @@ class SpotifyClient:
         ``on_sent`` runs once: as soon as the request is on its way, or before the call first
         sleeps (pacing, backoff), or at the latest before it returns or raises.
         """
-        _when_sent.callback = on_sent
+        when_sent.callback = on_sent
         try:
             return self._request(method, path_or_url, params, json_body, data, content_type, retry_failures)
         finally:
-            _request_sent()
+            request_sent()
 
     def _request(
         self,
@@ -476,50 +191,12 @@ class SpotifyClient:
             raise self._halted  # after a ban or a dead token, nothing more is sent
         url = self._url(path_or_url)
         path = urlsplit(url).path
-        transient_failures = 0
-        refreshed = False
-
-        def should_stop(state: RetryCallState) -> bool:
-            nonlocal transient_failures, refreshed
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TokenRefreshed):
-                if refreshed:
-                    return True
-                refreshed = True
-                return False
-            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                return not self._can_wait(error.retry_after_s)
-            transient_failures += 1  # includes a 429 without a usable Retry-After: backed off like a 5xx
-            return not retry_failures or transient_failures >= self.settings.max_attempts
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TokenRefreshed):
-                return 0.0
-            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                return error.retry_after_s
-            return self._backoff(transient_failures)
-
-        def count_retry(state: RetryCallState) -> None:
-            # tenacity computes the wait before it asks ``stop``, so waits are counted only here,
-            # once it is settled that we do wait
-            self.stats.retries += 1
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, _TooManyRequests) and error.retry_after_s is not None:
-                self.stats.rate_limit_wait_s += error.retry_after_s
-
+        attempts = self._retries.attempts(retry_failures, self._sleep)
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception_type((_Transient, _TooManyRequests, _TokenRefreshed)),
-                stop=should_stop,
-                wait=wait,
-                sleep=self._sleep,
-                before_sleep=count_retry,
-                reraise=True,
-            ):
+            for attempt in attempts:
                 with attempt:
                     body = self._send(method, url, params, json_body, data, content_type)
-        except _TooManyRequests as error:
+        except TooManyRequests as error:
             # the rate limit is the whole app's: once it outlasts our patience nothing more is sent
             if error.retry_after_s is None:  # no usable Retry-After, and backing off did not help
                 self._halted = RateLimitedError(None, None)
@@ -527,9 +204,9 @@ class SpotifyClient:
                 retry_at = self._now() + timedelta(seconds=error.retry_after_s)
                 self._halted = RateLimitedError(retry_at, error.retry_after_s)
             raise self._halted from None
-        except _Transient as error:
-            raise SpotifyServerError(path, transient_failures, str(error)) from None
-        except _TokenRefreshed:
+        except Transient as error:
+            raise SpotifyServerError(path, attempts.transient_failures, str(error)) from None
+        except TokenRefreshed:
             raise SpotifyRequestError(path, 401, "a freshly issued access token was refused") from None
         return body
 
@@ -559,12 +236,14 @@ class SpotifyClient:
             started = self._clock()
             try:
                 with self._limited(min(2 * timeout, self.optional.remaining_s())):
-                    answer = self._call("GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout))
-                    body = _read_body(answer, max_bytes)
-            except _Transient as error:
+                    answer = send(
+                        self._session, "GET", url, None, {"Accept": "image/*"}, None, None, (timeout, timeout)
+                    )
+                    body = read_body(answer, max_bytes)
+            except Transient as error:
                 self.optional.spent(self._clock() - started, connection_failed=True)
                 raise SpotifyServerError(path, attempt, str(error)) from None
-            except _TooLarge:
+            except AnswerTooLarge:
                 self.optional.spent(self._clock() - started)
                 raise SpotifyRequestError(path, 200, f"a file larger than {max_bytes} bytes") from None
             self.optional.spent(self._clock() - started)
@@ -580,9 +259,9 @@ class SpotifyClient:
                 raise ForbiddenError(path, status, "the link has expired or the file is gone")
             if not (status == 429 or status >= 500):
                 raise SpotifyRequestError(path, status)
-            if attempt == 2 or self._backoff(1) >= self.optional.remaining_s():
+            if attempt == 2 or self._retries.backoff(1) >= self.optional.remaining_s():
                 raise SpotifyServerError(path, attempt, f"HTTP {status}")
-            self._sleep(self._backoff(1))
+            self._sleep(self._retries.backoff(1))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def pages(
@@ -621,7 +300,7 @@ class SpotifyClient:
     def _sleep(self, seconds: float) -> None:
         """Every wait goes through here, so none can run past the deadline."""
         self._check_deadline(seconds)
-        _request_sent()  # nothing is sent for a while: what waits for the send need not
+        request_sent()  # nothing is sent for a while: what waits for the send need not
         self._real_sleep(seconds)
 
     def _check_deadline(self, upcoming_s: float = 0.0) -> None:
@@ -639,14 +318,14 @@ class SpotifyClient:
         with self._watchdog.limit(limit_s) as limit:
             try:
                 yield
-            except (_Transient, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            except (Transient, requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
                 if not limit.expired:
-                    if isinstance(error, _Transient):
+                    if isinstance(error, Transient):
                         raise
-                    raise _Transient(type(error).__name__) from None
+                    raise Transient(type(error).__name__) from None
                 if by_budget:
                     raise OutOfTimeError(self._budget_s or 0.0) from None
-                raise _Transient(f"no complete answer within {limit_s:.3g} s") from None
+                raise Transient(f"no complete answer within {limit_s:.3g} s") from None
 
     def _send(
         self,
@@ -665,10 +344,10 @@ class SpotifyClient:
             headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
             if content_type:
                 headers["Content-Type"] = content_type
-            answer = self._call(method, url, params, headers, json_body, data, self._timeout)
+            answer = send(self._session, method, url, params, headers, json_body, data, self._timeout)
             try:
-                response = _Answer(answer.status_code, answer.headers, _read_body(answer, MAX_ANSWER_BYTES))
-            except _TooLarge:
+                response = _Answer(answer.status_code, answer.headers, read_body(answer, MAX_ANSWER_BYTES))
+            except AnswerTooLarge:
                 raise OversizedAnswerError(urlsplit(url).path, MAX_ANSWER_BYTES) from None
         status = response.status
         if method != "GET" and status in (200, 201, 202, 204):
@@ -682,47 +361,21 @@ class SpotifyClient:
             try:
                 body = orjson.loads(response.body)
             except orjson.JSONDecodeError:
-                raise _Transient("a malformed JSON body") from None
+                raise Transient("a malformed JSON body") from None
             if not isinstance(body, dict):
-                raise _Transient("a JSON body that is not an object")
+                raise Transient("a JSON body that is not an object")
             return body
         path = urlsplit(url).path
         if status == 401:
             self._auth.refresh()
-            raise _TokenRefreshed()
+            raise TokenRefreshed()
         if status == 429:
-            raise _TooManyRequests(_retry_after_seconds(response.headers.get("Retry-After"), self._now()))
+            raise TooManyRequests(retry_after_seconds(response.headers.get("Retry-After"), self._now()))
         if status in (403, 404):
             raise ForbiddenError(path, status, _error_message(response))
         if status >= 500:
-            raise _Transient(f"HTTP {status}")
+            raise Transient(f"HTTP {status}")
         raise SpotifyRequestError(path, status, _error_message(response))
-
-    def _call(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str | int] | None,
-        headers: Mapping[str, str],
-        json_body: object,
-        data: bytes | None,
-        timeout: tuple[float, float],
-    ) -> requests.Response:
-        """One request through the session's adapter, the answer's headers read, its body not yet
-        (:func:`_read_body`): the session still supplies headers, proxies, TLS settings and the
-        connection pool, but ``Session.request``'s per-call work (merging settings, cookies, hooks,
-        following redirects: none applies here) is skipped. It ran between an answer and the next
-        request, where every millisecond adds to an export's wall time."""
-        session = self._session
-        request = requests.PreparedRequest()
-        request.prepare_method(method)
-        request.prepare_url(url, params)
-        request.prepare_headers({**session.headers, **headers})
-        request.prepare_body(data, None, json_body)
-        verify = True if session.verify is None else session.verify
-        return session.get_adapter(url).send(
-            request, stream=True, timeout=timeout, verify=verify, cert=session.cert, proxies=session.proxies
-        )
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -730,17 +383,7 @@ class SpotifyClient:
         """Wait as a retry would after ``failures`` failed attempts (for callers that look before
         they retry a write that is not idempotent)."""
         self.stats.retries += 1
-        self._sleep(self._backoff(failures))
-
-    def _can_wait(self, retry_after_s: float) -> bool:
-        return (
-            retry_after_s <= self.settings.max_retry_after_s
-            and self.stats.rate_limit_wait_s + retry_after_s <= self.settings.rate_limit_budget_s
-        )
-
-    def _backoff(self, failures: int) -> float:
-        ceiling = min(self.settings.backoff_max_s, self.settings.backoff_initial_s * 2 ** max(0, failures - 1))
-        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+        self._sleep(self._retries.backoff(failures))
 
     def _url(self, path_or_url: str) -> str:
         if path_or_url.startswith("/"):
@@ -754,55 +397,6 @@ class SpotifyClient:
             # the bearer token only ever goes to the configured API host
             raise SpotifyRequestError(target.path, 0, f"a paging link to another host ({target.netloc})")
         return path_or_url
-
-
-class _TooLarge(Exception):
-    """The answer ran past the size allowed for it."""
-
-
-def _read_body(response: requests.Response, max_bytes: int) -> bytes:
-    """The whole body, decoded, in steps: past ``max_bytes`` (decoded, so a gzip bomb counts as
-    what it inflates to) the connection is dropped and :class:`_TooLarge` raised."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes and not response.headers.get("Content-Encoding"):
-        response.close()
-        raise _TooLarge()
-    data = bytearray()
-    while chunk := response.raw.read(_READ_STEP, decode_content=True):
-        data += chunk
-        if len(data) > max_bytes:
-            response.close()
-            raise _TooLarge()
-    return bytes(data)
-
-
-#: the longest ``Retry-After`` taken as it is; a longer one (``inf``, ``1e12``) is a ban of this length
-RETRY_AFTER_CAP_S = 7 * 86_400.0
-
-
-def _retry_after_seconds(header: str | None, now: datetime) -> float | None:
-    """The wait a ``Retry-After`` asks for, in seconds, at most :data:`RETRY_AFTER_CAP_S`.
-
-    The retry policy's one guard against odd values: None when the header gives no usable wait
-    (absent, not a number or date, ``nan``, zero, negative, a date already past), and the request
-    then backs off exponentially for a bounded number of attempts, never retrying at once in a loop;
-    infinite or huge values become the cap, a ban that stops the run instead of overflowing a date.
-    """
-    if not header:
-        return None
-    try:
-        seconds = float(header)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:  # "-0000": UTC with no claim about local time
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    if math.isnan(seconds) or seconds <= 0:
-        return None
-    return min(seconds, RETRY_AFTER_CAP_S)
 
 
 def _error_message(response: _Answer) -> str:

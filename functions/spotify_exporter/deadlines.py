@@ -3,7 +3,7 @@
 Socket timeouts bound each ``recv``, not a request: a server that drips one byte every few
 seconds keeps a request open for ever while every read succeeds. So each request runs inside
 :meth:`Watchdog.limit`; the connection that carries it registers itself (see
-``client._SignallingConnection``), and once the deadline passes the watchdog shuts that
+``transport._SignallingConnection``), and once the deadline passes the watchdog shuts that
 connection's socket down. The blocked read then returns at once, the request fails as a broken
 connection, and :attr:`Limit.expired` tells the caller it was the deadline. One thread watches
 every request of a client; it sleeps until the earliest deadline and costs nothing per request

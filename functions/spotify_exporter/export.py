@@ -4,10 +4,13 @@ Whatever could be read is written. Errors scoped to one dataset (an endpoint ref
 the app, a server that keeps failing) mark that dataset and the run goes on; errors that
 stop the whole account (a long rate-limit ban, a dead refresh token) mark the rest as
 skipped. Either way the manifest then says ``partial``. Errors before anything could be
-written (no profile) and store failures propagate: no manifest, no snapshot.
+written (no profile) and store failures propagate: no manifest, no snapshot. The datasets are
+declared in :mod:`.datasets`; the playlists, more than a declaration (carry-over, resumes cut off
+in a playlist, covers), are read by :mod:`.export_playlists`.
 
 Given ``resume``, the run finishes a partial snapshot in its own folder instead (see
-:mod:`.resume`): what that snapshot holds is kept, the rest is read, the manifest is rewritten.
+:mod:`.resume`): what that snapshot holds is kept, the rest is read, the manifest is rewritten;
+in a write-once store it finishes it in a new folder whose manifest says which one it ``continues``.
 """
 
 from __future__ import annotations
@@ -15,19 +18,27 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
-
-import orjson
+from typing import Any
 
 from . import __version__, rows
-from .carryover import PlaylistArchive
-from .client import JSON, Page, PageStream, SpotifyClient, image_type
+from .client import JSON, SpotifyClient
+from .datasets import (
+    AFTER_PLAYLISTS,
+    DATASET_ERRORS,
+    DATASET_ORDER,
+    LIBRARY,
+    DatasetOutcome,
+    NoProgress,
+    ProgressSink,
+    SimpleDataset,
+)
 from .diff import CHANGES_FILE, diff_snapshots
-from .errors import ExporterError, ForbiddenError, SpotifyRequestError, SpotifyServerError
+from .errors import ExporterError, ForbiddenError, SpotifyServerError
+from .export_playlists import FORBIDDEN_WARNING_START, PlaylistsExport
 from .history import SnapshotError, SnapshotInfo, SnapshotReader, latest_complete
+from .paging import Page
 from .portable import PortableBuilder, PortableError, PortableIndex
 from .redaction import redact
 from .resume import PartialSnapshot, ResumeChoice
@@ -36,79 +47,13 @@ from .snapshot import (
     FORMAT_VERSION,
     MANIFEST,
     PROFILE_FILE,
-    DatasetSink,
     SnapshotWriter,
-    cover_file,
     iso_utc,
     snapshot_folder,
 )
 from .stores import SnapshotStore
 
 log = logging.getLogger("spotify_exporter")
-
-#: errors that concern one dataset only; anything else stops the run
-DATASET_ERRORS = (ForbiddenError, SpotifyServerError, SpotifyRequestError)
-
-
-@dataclass(frozen=True)
-class SimpleDataset:
-    """A paged collection exported row for row: a declaration, not a loop."""
-
-    name: str
-    path: str
-    columns: tuple[str, ...]
-    to_row: Callable[[JSON], rows.Row]
-    params: dict[str, str] = field(default_factory=dict)
-    container_key: str | None = None
-
-
-LIBRARY = SimpleDataset("library", "/me/tracks", rows.LIBRARY_COLUMNS, rows.library_row)
-AFTER_PLAYLISTS = (
-    SimpleDataset("albums", "/me/albums", rows.ALBUM_COLUMNS, rows.album_row),
-    SimpleDataset("artists", "/me/following", rows.ARTIST_COLUMNS, rows.artist_row, {"type": "artist"}, "artists"),
-    SimpleDataset("shows", "/me/shows", rows.SHOW_COLUMNS, rows.show_row),
-    SimpleDataset("episodes", "/me/episodes", rows.EPISODE_COLUMNS, rows.episode_row),
-    SimpleDataset("audiobooks", "/me/audiobooks", rows.AUDIOBOOK_COLUMNS, rows.audiobook_row),
-)
-DATASET_ORDER = ("library", "playlists", "playlist_items", *(d.name for d in AFTER_PLAYLISTS))
-
-
-class ProgressSink(Protocol):
-    """Told how far each dataset has come; the CLI draws it, the function app ignores it."""
-
-    def started(self, dataset: str, total: int | None) -> None: ...
-
-    def advanced(self, dataset: str, rows: int) -> None: ...
-
-    def finished(self, dataset: str, outcome: DatasetOutcome) -> None: ...
-
-
-class _NoProgress:
-    def started(self, dataset: str, total: int | None) -> None:
-        pass
-
-    def advanced(self, dataset: str, rows: int) -> None:
-        pass
-
-    def finished(self, dataset: str, outcome: DatasetOutcome) -> None:
-        pass
-
-
-@dataclass
-class DatasetOutcome:
-    """``complete``, ``failed`` (an error after retries; rows read so far are kept),
-    ``unavailable`` (the API refuses the endpoint to this app) or ``skipped`` (the run stopped first)."""
-
-    status: str = "complete"
-    count: int = 0
-    error: str | None = None
-    extra: dict[str, int] = field(default_factory=dict)
-
-    def as_manifest(self) -> dict[str, object]:
-        entry: dict[str, object] = {"status": self.status, "count": self.count, **self.extra}
-        if self.error:
-            entry["error"] = self.error
-        return entry
 
 
 @dataclass(frozen=True)
@@ -125,7 +70,7 @@ class ExportResult:
     resumed: bool = False
 
 
-class Export:
+class Export(PlaylistsExport):
     """Reads an account through ``client`` and writes it to ``store``."""
 
     def __init__(
@@ -143,7 +88,7 @@ class Export:
     ) -> None:
         self.client = client
         self.store = store
-        self.progress = progress or _NoProgress()
+        self.progress = progress or NoProgress()
         self._now = now
         self._clock = clock
         self.warnings: list[str] = list(warnings or [])
@@ -178,7 +123,15 @@ class Export:
             raise SpotifyServerError("/me", 1, "a profile without a user id")
         self._account_id = account_id
         self.resuming = self._choose_resume(account_id) if self._choose_resume is not None else None
-        if self.resuming is not None:
+        if self.resuming is not None and self.store.write_once:  # finished in a new folder (resume.py)
+            folder, started_at = self._free_folder(account_id, started_at)
+            log.info(
+                "resuming the partial snapshot %s/%s into %s: the store is write-once",
+                self.store.location, self.resuming.folder, folder,
+            )  # fmt: skip
+            writer = SnapshotWriter(self.store, folder)
+            self.covers = self.resuming.covers()
+        elif self.resuming is not None:
             folder, started_at = self.resuming.folder, self.resuming.started_at
             log.info("resuming the partial snapshot %s/%s", self.store.location, folder)
             writer = SnapshotWriter(self.store, folder)
@@ -198,6 +151,7 @@ class Export:
         self._export_playlists(writer)
         for dataset in AFTER_PLAYLISTS:
             self._export_simple(writer, dataset)
+        self._carry_from_partial(writer, last=False)
         self._write_portable(writer, folder)
 
         status = (
@@ -216,6 +170,7 @@ class Export:
         self.warnings.extend(problem for problem in action_required if problem not in self.warnings)
         if self._write_changes:
             self._write_changes_file(writer, folder, iso_utc(started_at), status)
+        self._carry_from_partial(writer, last=True)
         stats = self.client.stats
         counters = self._counters()
         manifest: dict[str, Any] = {
@@ -244,6 +199,7 @@ class Export:
             "portable": self.portable.as_manifest() if self.portable else None,
             "image_downloads": int(counters["image_downloads"]),
             "resumes": self._resumes(run_started, status),
+            "continues": self.resuming.folder if self.resuming and self.resuming.folder != folder else None,
         }
         writer.write_manifest(manifest)
         duration = self._clock() - began
@@ -298,6 +254,13 @@ class Export:
         }
         return [*self.resuming.resumes(), entry]
 
+    def _carry_from_partial(self, writer: SnapshotWriter, *, last: bool) -> None:
+        """Resuming into a new folder (a write-once store): the partial snapshot's files this run keeps."""
+        if self.resuming is not None and writer.folder != self.resuming.folder:
+            copied = self.resuming.carry_into(writer, last=last)
+            if copied:
+                log.info("%s files of %s carried into %s", copied, self.resuming.folder, writer.folder)
+
     def _held(self, name: str) -> DatasetOutcome | None:
         """The outcome the partial snapshot already has for ``name``, when it holds that dataset in full."""
         if self.resuming is None or not self.resuming.holds(name):
@@ -351,101 +314,6 @@ class Export:
                     self.progress.advanced(dataset.name, len(page.items))
         self._finished(dataset.name, outcome)
 
-    def _export_playlists(self, writer: SnapshotWriter) -> None:
-        listing = self.outcomes["playlists"] = DatasetOutcome()
-        items_outcome = self.outcomes["playlist_items"] = DatasetOutcome()
-        held = self._held_listing()  # resuming: the list the partial snapshot read in full
-        playlists: list[JSON] = held or []  # a few hundred small objects: the rows need items_status first
-        if held is not None:
-            listing.count = len(held)
-            if self._keep_held_playlists(writer, held):
-                return
-        elif not self._skipped(listing):
-            listed: set[object] = set()
-            for page in self._guarded("playlists", listing, self.client.pages("/me/playlists")):
-                for playlist in page.items:
-                    # one playlist listed twice (Spotify has done so with Blends) is one playlist
-                    if isinstance(playlist.get("id"), str) and playlist["id"] in listed:
-                        listing.extra["listed_twice"] = listing.extra.get("listed_twice", 0) + 1
-                        continue
-                    listed.add(playlist.get("id"))
-                    playlists.append(playlist)
-                listing.count = len(playlists)
-                self._note_skipped("playlists", page)
-            if listing.extra.get("listed_twice"):
-                self.warnings.append(
-                    f"playlists: Spotify listed {listing.extra['listed_twice']} playlist(s) more than once; each "
-                    "is kept once, where it first appears (listed_twice in the manifest)"
-                )
-        statuses: list[str] = []
-        with (
-            self._archive_for(playlists) as archive,
-            self._partial_archive(playlists, archive) as kept,
-            writer.dataset("playlist_items", rows.PLAYLIST_ITEM_COLUMNS) as sink,
-        ):
-            if not self._skipped(items_outcome):
-                self.progress.started("playlist_items", sum(rows.playlist_item_total(p) or 0 for p in playlists))
-                continued = self._continued(playlists, kept)  # resuming: playlists the ban cut in two
-                to_read = [p for p in playlists if not archive.has(p) and not kept.has(p)]
-                # the next playlist to read is queued behind the current one on the client's single
-                # request thread, so its first page is fetched while this one's last page is written
-                streams = iter(to_read)
-                upcoming = self._items_of(next(streams)) if to_read else None
-                for playlist in playlists:
-                    if archive.has(playlist):
-                        statuses.append(self._carry_over(playlist, archive, sink))
-                        continue
-                    if kept.has(playlist):  # resuming: read by an earlier run of this snapshot
-                        statuses.append(self._carry_over(playlist, kept, sink, reused=False))
-                        continue
-                    stream = upcoming or self._items_of(playlist)
-                    following = next(streams, None)
-                    upcoming = self._items_of(following) if following is not None and self._stop is None else None
-                    start = self._copy_items(playlist, kept, sink) if str(playlist.get("id")) in continued else 0
-                    statuses.append(self._export_playlist_items(playlist, stream, sink, start))
-        items_outcome.count = sink.rows
-        self._download_covers(writer, playlists)
-        with writer.dataset("playlists", rows.PLAYLIST_COLUMNS) as sink:
-            for playlist, items_status in zip(playlists, statuses, strict=False):
-                sink.add(rows.playlist_row(playlist, items_status), playlist)
-            for playlist in playlists[len(statuses) :]:
-                sink.add(rows.playlist_row(playlist, "failed"), playlist)
-        forbidden = statuses.count("forbidden")
-        failed = len(playlists) - statuses.count("exported") - forbidden
-        items_outcome.extra = {
-            "playlists_reused": self.playlists_reused,
-            "playlists_exported": statuses.count("exported"),
-            "playlists_forbidden": forbidden,
-            "playlists_failed": failed,
-        }
-        if failed and items_outcome.status == "complete" and statuses:
-            items_outcome.status = "failed"
-            items_outcome.error = f"the items of {failed} playlist(s) could not be read"
-        if forbidden:
-            self.warnings.append(
-                f"{FORBIDDEN_WARNING_START} {forbidden} playlist(s) you follow but neither own nor "
-                "collaborate on (development-mode apps may read only those); their rows are kept "
-                "with items_status=forbidden"
-            )
-        self._finished("playlists", listing)
-        self._finished("playlist_items", items_outcome)
-
-    def _keep_held_playlists(self, writer: SnapshotWriter, playlists: list[JSON]) -> bool:
-        """Resuming a snapshot that holds both playlist datasets: keep them (only covers it lacks are
-        fetched) and say so; False when the items are not all there (they are then read)."""
-        listing, items = self._held("playlists"), self._held("playlist_items")
-        if listing is None or items is None or self.resuming is None:
-            return False
-        self.outcomes["playlists"], self.outcomes["playlist_items"] = listing, items
-        self.playlists_reused = int((self.resuming.manifest.get("incremental") or {}).get("playlists_reused") or 0)
-        self._feed_portable("playlist_items")
-        self._download_covers(writer, playlists)
-        self._finished("playlists", listing)
-        self._finished("playlist_items", items)
-        return True
-
-    # -- incremental -------------------------------------------------------------------------
-
     def _previous_snapshot(self, account_id: str, folder: str) -> SnapshotReader | None:
         """The latest complete snapshot before this one: the base for carry-over and ``changes.json``."""
         try:
@@ -454,125 +322,6 @@ class Export:
             self.warnings.append(f"the earlier snapshots could not be listed ({error}); every playlist is read")
             return None
         return SnapshotReader(self.store, info) if info else None
-
-    def _archive_for(self, playlists: list[JSON]) -> PlaylistArchive:
-        """The base snapshot's items of every playlist whose ``snapshot_id`` has not changed.
-
-        A playlist whose items Spotify refused then (``forbidden``) is not asked again either:
-        the same version gets the same answer in development mode; ``--full`` asks anew."""
-        if not self._incremental or self._base is None or not playlists:
-            return PlaylistArchive()
-        try:
-            archive = _unchanged_playlists(self._base, playlists)
-        except ExporterError as error:
-            self.warnings.append(f"the previous snapshot could not be reused ({error}); every playlist is read")
-            return PlaylistArchive()
-        log.info(
-            "%s of %s playlists unchanged since %s: their items are reused",
-            archive.size, len(playlists), self._base.folder,
-        )  # fmt: skip
-        return archive
-
-    def _partial_archive(self, playlists: list[JSON], base: PlaylistArchive) -> PlaylistArchive:
-        """Resuming: the items of playlists an earlier run of this snapshot read (same ``snapshot_id``)
-        and the base does not supply; those are not read again. It also holds the first items of
-        playlists that run was cut off in (``started``)."""
-        if self.resuming is None or not playlists:
-            return PlaylistArchive()
-        try:
-            return _unchanged_playlists(self.resuming.reader, [p for p in playlists if not base.has(p)], started=True)
-        except ExporterError as error:
-            self.warnings.append(f"the partial snapshot's playlist items could not be reused ({error}); they are read")
-            return PlaylistArchive()
-
-    def _carry_over(self, playlist: JSON, archive: PlaylistArchive, sink: DatasetSink, reused: bool = True) -> str:
-        """Copy an unchanged playlist's items from the base snapshot (``reused``) or from the partial
-        snapshot being finished, rows rebuilt from today's playlist."""
-        self._copy_items(playlist, archive, sink)
-        self.playlists_reused += reused
-        return archive.status(str(playlist.get("id")))
-
-    def _copy_items(self, playlist: JSON, archive: PlaylistArchive, sink: DatasetSink) -> int:
-        """Write the items ``archive`` holds of ``playlist``; returns how many."""
-        count = 0
-        for line in archive.lines(str(playlist.get("id"))):
-            envelope = orjson.loads(line)
-            entry = envelope.get("entry")
-            position = int(envelope.get("position", count))
-            sink.add(rows.playlist_item_row(playlist, position, entry if isinstance(entry, dict) else {}), envelope)
-            count += 1
-        self.progress.advanced("playlist_items", count)
-        return count
-
-    def _continued(self, playlists: list[JSON], kept: PlaylistArchive) -> dict[str, int]:
-        """Resuming: the playlists an earlier run was cut off in, still at the version it read
-        (one ``snapshot_id`` look each), with how many of their items it holds: their reading
-        goes on from there instead of starting over. Spotify pages a playlist version stably."""
-        found: dict[str, int] = {}
-        for playlist in playlists:
-            playlist_id = str(playlist.get("id"))
-            held = kept.started.get(playlist_id)
-            if not held or self._stop is not None:
-                continue
-            path = f"/playlists/{quote(playlist_id, safe='')}"
-            try:
-                current = self.client.get_json(path, {"fields": "snapshot_id"})
-            except DATASET_ERRORS:
-                continue
-            except ExporterError as error:
-                self._stop = error
-                break
-            if current.get("snapshot_id") == playlist.get("snapshot_id"):
-                found[playlist_id] = held
-        self._item_offsets = found
-        return found
-
-    # -- cover art ---------------------------------------------------------------------------
-
-    def _download_covers(self, writer: SnapshotWriter, playlists: list[JSON]) -> None:
-        """Custom covers of the user's own playlists; their URLs expire within a day, so the image
-        itself is kept. Covers Spotify generates (mosaics, album art) are not: they follow the items.
-
-        Optional work: the client's budget for it (:class:`~spotify_exporter.client.OptionalDownloads`)
-        may skip the rest, and no failure here makes the snapshot partial. A cover that is not in the
-        snapshot is listed in ``covers`` as null; the next export tries it again."""
-        if self._stop is not None:
-            return
-        failed = 0
-        skipped: list[str] = []
-        reason = ""
-        for playlist in playlists:
-            url = custom_cover_url(playlist, self._account_id)
-            if url is None or self.covers.get(str(playlist.get("id"))):  # resuming: an earlier run has it
-                continue
-            playlist_id = str(playlist.get("id"))
-            self.covers[playlist_id] = None
-            if reason:
-                skipped.append(playlist_id)
-                continue
-            try:
-                image = self.client.download(url)
-            except DATASET_ERRORS as error:
-                log.warning("cover of playlist %s: %s", playlist_id, error)
-                failed += 1
-                continue
-            except ExporterError as error:  # the budget for covers closed, or the run's own ran out
-                reason = str(error)
-                skipped.append(playlist_id)
-                continue
-            name = cover_file(playlist_id, image_type(image) or "jpg")
-            writer.write_bytes(name, image)
-            self.covers[playlist_id] = name
-        if failed:
-            self.warnings.append(
-                f"the custom cover of {failed} playlist(s) could not be downloaded (null under covers in the manifest)"
-            )
-        if skipped:
-            self.warnings.append(
-                f"{len(skipped)} custom cover(s) were not downloaded: {reason}; they are null under covers in the "
-                "manifest and the next export tries again (the rest of the snapshot is complete)"
-            )
-            log.warning("%s custom cover(s) skipped for this run: %s", len(skipped), reason)
 
     # -- portable playlists and changes ------------------------------------------------------
 
@@ -616,41 +365,6 @@ class Export:
             summary["library"]["removed"],
             summary["playlists"]["changed"],
         )
-
-    def _items_of(self, playlist: JSON) -> PageStream:
-        path = f"/playlists/{quote(str(playlist.get('id', '')), safe='')}/items"
-        query: dict[str, str | int] = {"additional_types": "track,episode"}
-        offset = self._item_offsets.get(str(playlist.get("id")))
-        if offset:
-            query["offset"] = offset
-        return self.client.pages(path, query)
-
-    def _export_playlist_items(self, playlist: JSON, stream: PageStream, sink: DatasetSink, start: int = 0) -> str:
-        """Export one playlist's items (from ``start``: the ones before are already written); returns
-        its ``items_status``."""
-        if self._stop is not None:
-            return "failed"
-        position = start
-        try:
-            for page in stream:
-                for index, entry in page.numbered():
-                    envelope = {"playlist_id": playlist.get("id"), "position": position + index, "entry": entry}
-                    sink.add(rows.playlist_item_row(playlist, position + index, entry), envelope)
-                position += page.size
-                self._note_skipped("playlist_items", page)
-                self.progress.advanced("playlist_items", len(page.items))
-        except ForbiddenError as error:
-            if error.status == 403 and position == 0:
-                return "forbidden"
-            self._note_failure(f"playlist {playlist.get('id')}", error)
-            return "failed"
-        except DATASET_ERRORS as error:
-            self._note_failure(f"playlist {playlist.get('id')}", error)
-            return "failed"
-        except ExporterError as error:
-            self._stop = error
-            return "failed"
-        return "exported"
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -708,69 +422,6 @@ class Export:
         while next(iter(self.store.list_files(snapshot_folder(account_id, moment) + "/")), None) is not None:
             moment += timedelta(seconds=1)
         return snapshot_folder(account_id, moment), moment
-
-
-def _unchanged_playlists(source: SnapshotReader, playlists: list[JSON], started: bool = False) -> PlaylistArchive:
-    """The items ``source`` holds of every listed playlist it has at the same ``snapshot_id`` and item
-    count, all of them (``exported``) or refused (``forbidden``); raises when ``source`` is unreadable.
-
-    ``started``: also the first items of playlists at the same version that ``source`` could not read
-    to the end (``failed``), in the archive's ``started``."""
-    before = {row["playlist_id"]: row for row in source.csv_rows("playlists")}
-    unchanged = {
-        str(p["id"]): p
-        for p in playlists
-        if (old := before.get(str(p.get("id"))))
-        and old["items_status"] in ("exported", "forbidden")
-        and p.get("snapshot_id")
-        and old["snapshot_id"] == p.get("snapshot_id")
-        and old["item_count"] == str(rows.playlist_item_total(p))
-    }
-    cut_off = {
-        str(p["id"])
-        for p in playlists
-        if started
-        and (old := before.get(str(p.get("id"))))
-        and old["items_status"] == "failed"
-        and p.get("snapshot_id")
-        and old["snapshot_id"] == p.get("snapshot_id")
-    }
-    if not unchanged and not cut_off:
-        return PlaylistArchive()
-    exported = {pid for pid in unchanged if before[pid]["items_status"] == "exported"}
-    archive = PlaylistArchive.load(source, exported | cut_off)
-    archive.started = {pid: count for pid in cut_off if (count := archive.item_count(pid) or 0)}
-    archive.reuse(
-        {
-            pid: before[pid]["items_status"]
-            for pid in unchanged
-            if pid not in exported or (archive.item_count(pid) or 0) == rows.playlist_item_total(unchanged[pid])
-        }
-    )
-    return archive
-
-
-#: how the warning about refused playlist items begins (a resume that reads them again counts anew)
-FORBIDDEN_WARNING_START = "Spotify refused the items of"
-
-#: covers Spotify makes itself: a mosaic of the first albums, or one album's art
-_GENERATED_IMAGE_PREFIX = "ab67616d"
-
-
-def custom_cover_url(playlist: JSON, account_id: str) -> str | None:
-    """The URL of a playlist's cover if the user set it themselves (and owns the playlist)."""
-    owner = playlist.get("owner")
-    if not isinstance(owner, dict) or owner.get("id") != account_id:
-        return None
-    images = playlist.get("images")
-    first = images[0] if isinstance(images, list) and images and isinstance(images[0], dict) else {}
-    url = first.get("url")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        return None
-    parts = urlsplit(url)
-    if parts.netloc.startswith("mosaic.") or parts.path.rsplit("/", 1)[-1].startswith(_GENERATED_IMAGE_PREFIX):
-        return None
-    return url
 
 
 def run_export(client: SpotifyClient, store: SnapshotStore, **options: Any) -> ExportResult:

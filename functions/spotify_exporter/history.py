@@ -17,7 +17,7 @@ import logging
 import re
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,6 +168,11 @@ class SnapshotReader:
         """A file of the snapshot, checked against the manifest."""
         with self._verified(name) as stream:
             return stream.read()
+
+    def open_file(self, name: str) -> AbstractContextManager[BinaryIO]:
+        """A file of the snapshot as a stream; a mismatch with the manifest's SHA-256 raises when the
+        stream is closed (after the last byte was read), so nothing built from it is kept."""
+        return self._verified(name)
 
     def lines(self, dataset: str) -> Iterator[bytes]:
         """The JSON Lines of ``dataset``, unparsed (empty if the snapshot has no such file)."""

@@ -21,19 +21,31 @@ there are never rewritten. The resume itself keeps no state of its own: the part
 and the files it lists are the record of what was read, and a resume that dies half way leaves
 them as a later resume can use them (a file rewritten but not yet in the manifest fails its
 SHA-256 check and is simply read again).
+
+**In a write-once store** (a Blob container with an immutability policy, where no file can be
+replaced) the resume finishes the partial snapshot **in a new snapshot folder** instead, named by
+the resume's own start like any snapshot: it reads what the partial one lacks as above, copies the
+partial one's other files into the new folder (:meth:`PartialSnapshot.carry_into`, each checked
+against the partial manifest's SHA-256 on the way), and its manifest names the partial folder in
+``continues``. The partial folder stays as it was, ``partial``, its files all still matching its
+manifest; a newer complete snapshot makes it one that is not resumed again. A resume that stops
+early again leaves a new partial folder, which the next resume continues in turn. Nothing of the
+format changes: every folder is self-contained, and its manifest is still its last file.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .diff import CHANGES_FILE
 from .errors import ExporterError, OutOfTimeError, RateLimitedError
 from .history import JSON, SnapshotInfo, SnapshotReader, latest_complete, list_snapshots, read_manifest
-from .snapshot import MANIFEST, FileRecord
+from .snapshot import MANIFEST, PORTABLE_FOLDER, FileRecord, SnapshotWriter
 from .stores import SnapshotStore
 
 log = logging.getLogger("spotify_exporter")
@@ -127,6 +139,23 @@ class PartialSnapshot:
     def resumes(self) -> list[JSON]:
         earlier = self.manifest.get("resumes")
         return [dict(entry) for entry in earlier if isinstance(entry, dict)] if isinstance(earlier, list) else []
+
+    def carry_into(self, writer: SnapshotWriter, *, last: bool) -> int:
+        """Write-once store: copy into ``writer``'s new folder every file of this partial snapshot that
+        the resume does not write itself; returns how many. Before the portable playlists and
+        ``changes.json`` are written (``last`` False) those are left for later: the run writes them
+        anew, and only what it did not write (a playlist no longer listed) is copied at the end."""
+        later = () if last else (f"{PORTABLE_FOLDER}/", CHANGES_FILE)
+        copied = 0
+        for name, record in self.kept_files().items():
+            if name in writer.files or (later and name.startswith(later)):
+                continue
+            # the target is written only if the source matched its SHA-256 to the last byte
+            with writer.stream_file(name) as target, self.reader.open_file(name) as source:
+                shutil.copyfileobj(source, target.stream, 1 << 20)
+                target.rows = record.rows
+            copied += 1
+        return copied
 
     def warnings(self) -> list[str]:
         """The earlier runs' warnings, without the error that stopped the last one (the resume answers it)."""

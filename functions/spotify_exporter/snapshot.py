@@ -13,8 +13,6 @@ import gzip
 import hashlib
 import io
 import json
-import re
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from typing import Any, BinaryIO, cast
 
 import orjson
 
-from .pathnames import path_part
+from .pathnames import path_part, safe_title
 from .stores import SnapshotStore
 
 FORMAT_VERSION = 1
@@ -222,55 +220,14 @@ class SnapshotWriter:
 
 # -- portable playlist file names ----------------------------------------------------------
 
-#: characters Windows forbids in file names; "/" also separates folders everywhere
-_FORBIDDEN_IN_NAMES = re.compile(r'[<>:"/\\|?*]')
-_PLAIN_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
-#: a title's share of a file name, in UTF-8 bytes: room for the id and extension under the
-#: 255-byte name limit of Linux and macOS file systems (Windows counts 255 UTF-16 units)
-_TITLE_BYTES = 120
-#: invisible or unsafe code points: controls, format characters (bidi overrides), surrogates,
-#: private use, unassigned, line and paragraph separators
-_DROPPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-_ZERO_WIDTH_JOINER = "\u200d"  # keeps emoji sequences such as family emoji whole
-
-
-def safe_title(title: str, fallback: str = "Untitled") -> str:
-    """``title`` as the readable part of a file name that Windows, macOS and Linux all accept.
-
-    NFC (macOS stores names decomposed but compares them normalized), no characters Windows
-    forbids, no controls or bidi overrides, whitespace collapsed, no leading or trailing dots
-    or spaces (Windows drops trailing ones, a leading dot hides a file), no leading "-", at most
-    ``_TITLE_BYTES``.
-    """
-    text = unicodedata.normalize("NFC", title)
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if char.isspace() or category == "Zs":
-            kept.append(" ")
-        elif category not in _DROPPED_CATEGORIES or char == _ZERO_WIDTH_JOINER:
-            kept.append(char)
-    text = " ".join(_FORBIDDEN_IN_NAMES.sub("_", "".join(kept)).split())
-    encoded = text.encode()
-    if len(encoded) > _TITLE_BYTES:
-        text = encoded[:_TITLE_BYTES].decode(errors="ignore")
-    text = text.strip(" .")
-    # a name starting with "-" reads as an option to shell commands (rm *, mv *)
-    return "_" + text[1:] if text.startswith("-") else text or fallback
-
 
 def portable_base_name(title: str, playlist_id: str) -> str:
     """``portable/<title> (<id>)``: the id makes it unique; add ``.xspf`` or ``.jspf``.
 
-    Spotify ids are base62 and kept as they are; anything else is reduced to safe characters
-    plus a digest of the original, so two ids never share a name.
+    The id is encoded as every id in a path is (:func:`~spotify_exporter.pathnames.path_part`):
+    Spotify's base62 ids are kept as they are, and two ids never share a name.
     """
-    if _PLAIN_ID.match(playlist_id):
-        tag = playlist_id
-    else:
-        digest = hashlib.sha256(playlist_id.encode()).hexdigest()[:12]
-        tag = f"{re.sub(r'[^0-9A-Za-z_-]', '_', playlist_id)[:40]}-{digest}"
-    return f"{PORTABLE_FOLDER}/{safe_title(title)} ({tag})"
+    return f"{PORTABLE_FOLDER}/{safe_title(title)} ({path_part(playlist_id)})"
 
 
 def liked_songs_base_name() -> str:

@@ -11,206 +11,56 @@ write before it at once and never half of one. Data changes only by writes (HTTP
 ``token_requests`` counts /api/token; ``counters`` holds both, keyed by (path template,
 status). Custom cover images are served under ``/image/`` like a CDN: no token, not API
 requests (``image_requests`` counts them).
+
+The Web API's endpoints are in :mod:`.endpoints`, the Accounts service's in :mod:`.oauth`, the
+URL map, the server and the shape of a reply in :mod:`.wsgi`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import os
-import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
 
 import orjson
-from cheroot.wsgi import Gateway_10
 from cheroot.wsgi import Server as WSGIServer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
-from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from . import hostile
-from .covers import MAX_UPLOAD, URL_LIFETIME_S, image_key, is_jpeg
+from .covers import URL_LIFETIME_S, image_key
+from .endpoints import WebApiEndpoints
 from .faults import FaultPlan, Faults
-from .model import PAGE, Account, Playlist
-from .render import JSON, Renderer
-from .rules import (
-    EMPTY_DESCRIPTION,
-    LIBRARY_SCOPES,
-    LIBRARY_URI_TYPES,
-    MAX_FOLLOW_IDS,
-    SPEC_LIBRARY_WRITES,
-    UNSET_DESCRIPTION,
-    removed,
-)
+from .model import Account
+from .oauth import AccountsService
+from .render import Renderer
+from .rules import LIBRARY_URI_TYPES
 from .tokens import DEFAULT_SCOPES, TokenStore
 from .users import SimulatedUser
-from .writes import LIBRARY_KINDS, Editor, WriteError
-
-T = TypeVar("T")
-TOKEN_PATH = "/api/token"
-AUTHORIZE_PATH = "/authorize"
-ERROR_MESSAGES = {
-    400: "Bad request",
-    401: "Invalid access token",
-    403: "Forbidden",
-    404: "Resource not found",
-    405: "Method not allowed",
-    429: "API rate limit exceeded",
-    500: "Server error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-}
-
-IMAGE_PATH = "/image/{name}"
-WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
-#: library endpoints whose writes development mode replaced by PUT/DELETE /me/library (Feb 2026)
-OLD_LIBRARY = ("/v1/me/tracks", "/v1/me/albums", "/v1/me/shows", "/v1/me/episodes", "/v1/me/audiobooks")
-MAX_ITEMS = 100  # URIs per playlist write
-MAX_LIBRARY = 40  # URIs per library write
-MODIFY_PUBLIC, MODIFY_PRIVATE = "playlist-modify-public", "playlist-modify-private"
-
-
-def _rule(path: str, *methods: str) -> Rule:
-    """A route; its endpoint is the path template the counters are keyed by (``<id>`` -> ``{id}``)."""
-    return Rule(path, endpoint=path.replace("<", "{").replace(">", "}"), methods=list(methods))
-
-
-def _route_args(args: Mapping[str, Any]) -> dict[str, Any]:
-    """cheroot leaves ``%2F`` quoted in the path (so that it cannot split a segment): an id holding
-    ``/`` (hostile-id tests) arrives as one segment and is unquoted here."""
-    return {key: re.sub("(?i)%2F", "/", value) if isinstance(value, str) else value for key, value in args.items()}
-
-
-URLS = Map(
-    [
-        _rule("/v1/me", "GET"),
-        *(_rule(path, "GET", "PUT", "DELETE") for path in OLD_LIBRARY),
-        # -- routes development mode lost (rules.REMOVED): matched only to answer 403 --
-        *(_rule(f"{path}/contains", "GET") for path in OLD_LIBRARY),
-        _rule("/v1/me/following/contains", "GET"),
-        _rule("/v1/playlists/<id>/followers", "PUT", "DELETE"),
-        _rule("/v1/playlists/<id>/followers/contains", "GET"),
-        # --
-        _rule("/v1/me/playlists", "GET", "POST"),
-        _rule("/v1/playlists/<id>", "GET", "PUT"),
-        _rule("/v1/playlists/<id>/items", "GET", "POST", "PUT", "DELETE"),
-        _rule("/v1/playlists/<id>/tracks", "GET", "POST", "PUT", "DELETE"),
-        _rule("/v1/playlists/<id>/images", "GET", "PUT"),
-        _rule("/v1/me/following", "GET", "PUT", "DELETE"),
-        _rule("/v1/me/library", "PUT", "DELETE"),
-        _rule("/v1/me/library/contains", "GET"),
-        _rule(TOKEN_PATH, "POST"),
-        _rule(AUTHORIZE_PATH, "GET"),
-        _rule("/image/<name>", "GET"),
-    ],
-    strict_slashes=False,
-    merge_slashes=False,
+from .writes import Editor
+from .wsgi import (
+    ARRIVED_AT,
+    AUTHORIZE_PATH,
+    IMAGE_PATH,
+    TOKEN_PATH,
+    URLS,
+    WRITE_METHODS,
+    ArrivalServer,
+    Reply,
+    echo_request,
+    error,
+    route_args,
 )
 
-
-#: environ key: when the request reached the server (``time.monotonic()``), see ``_ArrivalServer``
-ARRIVED_AT = "spotify_simulator.arrived_at"
+T = TypeVar("T")
 
 
-class _ArrivalServer(WSGIServer):
-    """cheroot, noting when each request arrived, so that the latency counts from there: the
-    stand-in's own HTTP parsing and thread hand-offs are part of its response time, as Spotify's are
-    part of its own, instead of being added on top of the simulated latency."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.gateway = _ArrivalGateway
-
-    def process_conn(self, conn: Any) -> None:
-        # called once a connection has bytes to read (or was just accepted): the request is here
-        conn.readable_at = time.monotonic()
-        super().process_conn(conn)
-
-
-class _ArrivalGateway(Gateway_10):
-    def respond(self) -> None:
-        conn = self.req.conn
-        # a new connection is handed over on accept, maybe before its first request was sent:
-        # that request counts from now, once it has been read
-        self.env[ARRIVED_AT] = conn.readable_at if getattr(conn, "kept_alive", False) else time.monotonic()
-        conn.kept_alive = True
-        super().respond()
-
-
-class Reply:
-    """A response before it is encoded: status, JSON body (None: no body), extra headers."""
-
-    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None, malformed: bool = False) -> None:
-        self.status = status
-        self.body = body
-        self.headers = headers or {}
-        self.malformed = malformed
-        #: hostile transports (``hostile.py``): bytes sent as they are instead of ``body``, and a
-        #: body that stops half way
-        self.raw: bytes | None = None
-        self.cut = False
-
-
-def error(status: int, message: str | None = None, **extra: Any) -> Reply:
-    """Spotify's Web API error body."""
-    return Reply(
-        status, {"error": {"status": status, "message": message or ERROR_MESSAGES.get(status, "Error"), **extra}}
-    )
-
-
-def oauth_error(status: int, code: str, description: str) -> Reply:
-    """The Accounts service's (OAuth 2) error body."""
-    return Reply(status, {"error": code, "error_description": description})
-
-
-def _echo_request(request: Request, reply: Reply) -> None:
-    """``Faults.echo_errors``: the error quotes the request back, credentials included."""
-    form = urlencode(list(request.form.items(multi=True)))  # a parsed form is no longer in get_data()
-    quoted = (
-        f"{request.method} {request.full_path} Authorization: {request.headers.get('Authorization', '')} "
-        f"body: {form or request.get_data(cache=True, as_text=True)[:2000]}"
-    )
-    if isinstance(reply.body, dict) and isinstance(reply.body.get("error"), dict):
-        reply.body["error"]["message"] = f"{reply.body['error'].get('message')} (request was: {quoted})"
-    elif isinstance(reply.body, dict):
-        reply.body["error_description"] = f"{reply.body.get('error_description')} (request was: {quoted})"
-
-
-def modify_scope(public: bool | None) -> str:
-    """The scope that changing a playlist of this visibility takes (``public`` null counts as private)."""
-    return MODIFY_PUBLIC if public else MODIFY_PRIVATE
-
-
-def _typed(body: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
-    """``body[key]`` when it is a ``kind`` (null or absent: ``default``), else 400."""
-    value = body.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise WriteError(400, f"Invalid value for {key}")
-    return value
-
-
-def _strings(value: Any, key: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise WriteError(400, f"Invalid value for {key}: a JSON array of strings is expected")
-    return value
-
-
-def _split(text: str) -> list[str]:
-    """A comma-separated query parameter (Spotify's examples put spaces after the commas)."""
-    return [part.strip() for part in text.split(",")]
-
-
-class SpotifySimulator:
+class SpotifySimulator(WebApiEndpoints, AccountsService):
     """A faithful stand-in for Spotify's Web API and Accounts service; see the package docstring.
 
     Besides the reads, it serves Spotify's write endpoints (``writes.py`` for what they do and in
@@ -342,7 +192,7 @@ class SpotifySimulator:
             return self
         # cheroot: keep-alive and a thread pool, as a production server (and api.spotify.com) has,
         # so a client pays no TCP handshake and no thread start per request
-        server = _ArrivalServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
+        server = ArrivalServer((self.host, self.port), self._wsgi, numthreads=8, server_name="spotify-simulator")
         # cheroot polls its connections this often; stop() waits for the poll in progress (0.5 s by default)
         server.expiration_interval = 0.05
         server.prepare()
@@ -386,36 +236,6 @@ class SpotifySimulator:
     def api_url(self) -> str:
         return f"{self.accounts_url}/v1"
 
-    @property
-    def client_id(self) -> str:
-        return self._tokens.client_id
-
-    @property
-    def client_secret(self) -> str:
-        return self._tokens.client_secret
-
-    @property
-    def refresh_token(self) -> str:
-        """The refresh token that works now (the newest one when tokens rotate)."""
-        return self._tokens.refresh_token
-
-    @property
-    def issued_access_tokens(self) -> list[str]:
-        return list(self._tokens.issued_access_tokens)
-
-    @property
-    def authorize_url(self) -> str:
-        return f"{self.accounts_url}/authorize"
-
-    def register_redirect_uri(self, uri: str) -> None:
-        """Add a redirect URI to the app, as in Spotify's developer dashboard."""
-        self._tokens.redirect_uris.add(uri)
-
-    def issue_refresh_token(self, scope: str) -> str:
-        """Another valid refresh token, granting only ``scope`` (space-separated), as if the user
-        had authorized the app for it; ``refresh_token`` (and ``exporter_env``) stay as they are."""
-        return self._tokens.mint_refresh_token(scope)
-
     def exporter_env(self, base: Mapping[str, str] | None = None, user: int = 0) -> dict[str, str]:
         """``base`` (default: this process's environment) without its own ``SPOTIFY_*`` settings,
         plus those that point the exporter at this simulator with valid credentials (``user``'s token)."""
@@ -429,10 +249,6 @@ class SpotifySimulator:
             SPOTIFY_REFRESH_TOKEN=self.users[user].refresh_token,
         )
         return env
-
-    def revoke_refresh_tokens(self) -> None:
-        """Every refresh token answers ``invalid_grant`` from now on (as after 6 months, or a revoked app)."""
-        self._tokens.revoke_refresh_tokens()
 
     def expected_rows(self, dataset: str) -> list[dict[str, str]]:
         """The rows a snapshot of the first user taken now must hold (writes included)."""
@@ -466,7 +282,7 @@ class SpotifySimulator:
         try:
             endpoint, args = adapter.match()
             template = str(endpoint)
-            args = _route_args(args)
+            args = route_args(args)
         except (NotFound, MethodNotAllowed) as exc:
             routing_error = exc
         api = False
@@ -482,7 +298,7 @@ class SpotifySimulator:
         else:
             reply = error(404, "Service not found")
         if self.faults.echo_errors and reply.status >= 400:
-            _echo_request(request, reply)
+            echo_request(request, reply)
         # status, headers and body are ready before the wait: the latency is the response time,
         # from the request's arrival; building the answer is part of it, not added to it
         body: Iterable[bytes] = self._encode(request.method, template, reply)(environ, start_response)
@@ -549,63 +365,6 @@ class SpotifySimulator:
         if self.faults.image_host == "not an image":
             return Response("<html><body>Sign in</body></html>", status=200, content_type="text/html")
         return Response(data, status=200, content_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
-
-    def _authorize(self, request: Request) -> Response:
-        """The consent page, answered at once as the user would: ``consent`` says allow or deny.
-
-        Like Spotify, a bad client id or an unregistered redirect URI gets an error page, never
-        a redirect; otherwise the browser is sent back with ``code`` (or ``error``) and ``state``.
-        """
-        query = request.args
-        redirect_uri = query.get("redirect_uri", "")
-        if query.get("client_id") != self._tokens.client_id:
-            return Response("INVALID_CLIENT: Invalid client", status=400, content_type="text/plain")
-        if redirect_uri not in self._tokens.redirect_uris:
-            return Response("INVALID_CLIENT: Invalid redirect URI", status=400, content_type="text/plain")
-        if query.get("response_type") != "code":
-            return Response("unsupported_response_type", status=400, content_type="text/plain")
-        if query.get("code_challenge") and query.get("code_challenge_method") != "S256":
-            return Response("code_challenge_method must be S256", status=400, content_type="text/plain")
-        answer: dict[str, str] = {}
-        if self.consent == "allow":
-            scope = query.get("scope", "")
-            challenge = query.get("code_challenge", "")
-            answer["code"] = self._tokens.new_code(redirect_uri, challenge, scope, self.consenting_user)
-            self.granted_scopes = scope.split()
-        else:
-            answer["error"] = "access_denied"
-        if "state" in query:
-            answer["state"] = query["state"]
-        return redirect(f"{redirect_uri}?{urlencode(answer)}", code=302)
-
-    def _token(self, request: Request, routing_error: HTTPException | None) -> Reply:
-        with self._lock:
-            self.token_requests += 1
-        if routing_error is not None:
-            return oauth_error(405, "invalid_request", "Only POST is supported")
-        if self.faults.token_redirect:
-            return Reply(307, None, {"Location": self.faults.token_redirect})
-        if self._plan.token_fails():
-            return oauth_error(503, "server_error", "The server is temporarily unavailable")
-        form = {key: request.form[key] for key in request.form}
-        if not self._tokens.client_ok(request.headers.get("Authorization"), form):
-            return oauth_error(401, "invalid_client", "Invalid client")
-        grant = form.get("grant_type")
-        if grant == "authorization_code":
-            if not form.get("code") or not form.get("redirect_uri"):
-                return oauth_error(400, "invalid_request", "code and redirect_uri must be supplied")
-            exchanged = self._tokens.exchange(form["code"], form["redirect_uri"], form.get("code_verifier", ""))
-            if isinstance(exchanged, str):
-                return oauth_error(400, "invalid_grant", exchanged)
-            return Reply(200, exchanged)
-        if grant != "refresh_token":
-            return oauth_error(400, "unsupported_grant_type", "grant_type must be refresh_token or authorization_code")
-        if not form.get("refresh_token"):
-            return oauth_error(400, "invalid_request", "refresh_token must be supplied")
-        body = self._tokens.refresh(form["refresh_token"])
-        if body is None:
-            return oauth_error(400, "invalid_grant", "Invalid refresh token")
-        return Reply(200, body)
 
     def _api(
         self, request: Request, template: str, args: Mapping[str, Any], routing_error: HTTPException | None
@@ -712,327 +471,3 @@ class SpotifySimulator:
         not_first = int(request.args.get("offset", "0") or 0) > 0 or "after" in request.args
         if template in f.repeat_next and not_first:
             page["next"] = self._url(request)  # also on the last page: a ``next`` that should be null
-
-    # -- data --------------------------------------------------------------------------------
-
-    def _serve(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
-        method = "GET" if request.method == "HEAD" else request.method
-        try:
-            refusal = None if self._spec_follow_route(method, template) else removed(method, template)
-            if refusal is not None:
-                return error(403, refusal)
-            if method == "GET":
-                return self._read(request, template, args)
-            return self._write(request, template, str(args.get("id", "")))
-        except WriteError as exc:
-            return error(exc.status, exc.message)
-
-    def _read(self, request: Request, template: str, args: Mapping[str, Any]) -> Reply:
-        a, r = self.account, self._render
-        if template == "/v1/me":
-            return Reply(200, r.private_user())
-        if template == "/v1/me/following":
-            return self._following(request)
-        if template == "/v1/me/library/contains":
-            return Reply(200, self.edit.contains(self._library_uris(request)))
-        episodes = "episode" in {t.strip() for t in request.args.get("additional_types", "").split(",")}
-        if template.startswith("/v1/playlists/{id}"):
-            playlist = self.edit.playlist(str(args["id"]))
-            if template == "/v1/playlists/{id}":
-                return Reply(200, r.playlist_full(playlist, episodes))
-            if template == "/v1/playlists/{id}/images":
-                return Reply(200, r.playlist_images(playlist))
-            if not playlist.readable:
-                return error(403, "Forbidden")
-            return self._offset_page(request, playlist.entries, lambda e: r.playlist_item(e, episodes))
-        saved: dict[str, tuple[Sequence[Any], Callable[[Any], JSON]]] = {
-            "/v1/me/tracks": (a.liked, r.saved_track),
-            "/v1/me/playlists": (a.playlists, r.playlist_simple),
-            "/v1/me/albums": (a.albums, r.saved_album),
-            "/v1/me/shows": (a.shows, r.saved_show),
-            "/v1/me/episodes": (a.episodes, r.saved_episode),
-            "/v1/me/audiobooks": (a.audiobooks, r.saved_audiobook),
-        }
-        things, render = saved[template]
-        return self._offset_page(request, things, render)
-
-    # -- writes ------------------------------------------------------------------------------
-
-    def _write(self, request: Request, template: str, playlist_id: str) -> Reply:
-        method = request.method
-        if template == "/v1/me/playlists":
-            return self._create_playlist(request)
-        if template == "/v1/playlists/{id}":
-            return self._change_details(request, playlist_id)
-        if template == "/v1/playlists/{id}/items":
-            if method == "POST":
-                return self._add_items(request, playlist_id)
-            if method == "PUT":
-                return self._update_items(request, playlist_id)
-            return self._remove_items(request, playlist_id)
-        if template == "/v1/playlists/{id}/images":
-            return self._upload_cover(request, playlist_id)
-        if template == "/v1/me/following":
-            return self._follow_by_id(request)
-        return self._library(request)
-
-    def _need(self, request: Request, scopes: Iterable[str]) -> None:
-        """403 unless the bearer token was granted every one of ``scopes``."""
-        if not set(scopes) <= self._tokens.scopes(request.headers.get("Authorization")):
-            raise WriteError(403, "Insufficient client scope")
-
-    def _body(self, request: Request) -> dict[str, Any]:
-        """The JSON object in the body ({} for none); 400 for anything else."""
-        data = request.get_data(cache=True)
-        if not data.strip():
-            return {}
-        try:
-            body = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise WriteError(400, "Error parsing JSON.") from None
-        if not isinstance(body, dict):
-            raise WriteError(400, "Error parsing JSON: an object is expected.")
-        return body
-
-    def _changeable(self, request: Request, playlist_id: str, *scopes: str, owner_only: bool = False) -> Playlist:
-        """The playlist if this request may change it: 404 unknown, 403 without the scopes or the right."""
-        playlist = self.edit.playlist(playlist_id)
-        self._need(request, {modify_scope(playlist.public), *scopes})
-        allowed = playlist.owner == 0 if owner_only else playlist.readable
-        if not allowed:
-            raise WriteError(403, "You cannot change a playlist you do not own.")
-        return playlist
-
-    def _create_playlist(self, request: Request) -> Reply:
-        """``POST /me/playlists``: 201 with the new (full) playlist object, first in the user's list."""
-        body = self._body(request)
-        if body.get("name") is None:
-            raise WriteError(400, "Missing required field: name")
-        name = _typed(body, "name", str, "")
-        description = _typed(body, "description", str, UNSET_DESCRIPTION)
-        public = _typed(body, "public", bool, True)
-        collaborative = _typed(body, "collaborative", bool, False)
-        self._need(request, {modify_scope(public)} | ({MODIFY_PUBLIC, MODIFY_PRIVATE} if collaborative else set()))
-        playlist = self.edit.create_playlist(name, description=description, public=public, collaborative=collaborative)
-        return Reply(201, self._render.playlist_full(playlist, episodes=False))
-
-    def _change_details(self, request: Request, playlist_id: str) -> Reply:
-        """``PUT /playlists/{id}``: the owner only; 200 without a body."""
-        body = self._body(request)
-        public = _typed(body, "public", bool, None)
-        collaborative = _typed(body, "collaborative", bool, None)
-        scopes = {modify_scope(public)} if public is not None else set()
-        self._changeable(request, playlist_id, *scopes, *([MODIFY_PRIVATE] if collaborative else []), owner_only=True)
-        if body.get("description") == "":
-            raise WriteError(400, EMPTY_DESCRIPTION)
-        self.edit.change_details(
-            playlist_id,
-            name=_typed(body, "name", str, None),
-            description=_typed(body, "description", str, None),
-            public=public,
-            collaborative=collaborative,
-        )
-        return Reply(200, None)
-
-    def _uris(self, request: Request, body: Mapping[str, Any], required: bool) -> list[str] | None:
-        """``uris`` from the query (which wins) or the body; at most 100."""
-        if "uris" in request.args:
-            uris = _split(request.args["uris"]) if request.args["uris"].strip() else []
-        elif "uris" in body:
-            uris = _strings(body["uris"], "uris")
-        elif required:
-            raise WriteError(400, "No uris provided")
-        else:
-            return None
-        if required and not uris:
-            raise WriteError(400, "No uris provided")
-        if len(uris) > MAX_ITEMS:
-            raise WriteError(400, f"You can add a maximum of {MAX_ITEMS} tracks per request.")
-        return uris
-
-    def _add_items(self, request: Request, playlist_id: str) -> Reply:
-        """``POST /playlists/{id}/items``: owner or collaborative playlist; 201 with the snapshot id."""
-        self._changeable(request, playlist_id)
-        body = self._body(request)
-        uris = self._uris(request, body, required=True) or []
-        position: int | None
-        if "position" in request.args:
-            try:
-                position = int(request.args["position"])
-            except ValueError:
-                raise WriteError(400, "Invalid value for position") from None
-        else:
-            position = _typed(body, "position", int, None)
-        return Reply(201, {"snapshot_id": self.edit.add_items(playlist_id, uris, position)})
-
-    def _update_items(self, request: Request, playlist_id: str) -> Reply:
-        """``PUT /playlists/{id}/items``: replace (``uris``) or reorder (``range_start``, ``insert_before``)."""
-        self._changeable(request, playlist_id)
-        body = self._body(request)
-        uris = self._uris(request, body, required=False)
-        reorder = "range_start" in body or "insert_before" in body
-        if uris is not None and reorder:
-            raise WriteError(400, "Replace and reorder are mutually exclusive")
-        if uris is not None:
-            return Reply(200, {"snapshot_id": self.edit.replace_items(playlist_id, uris)})
-        if not reorder:
-            raise WriteError(400, "Missing parameters: uris, or range_start and insert_before")
-        range_start = _typed(body, "range_start", int, None)
-        insert_before = _typed(body, "insert_before", int, None)
-        if range_start is None or insert_before is None:
-            raise WriteError(400, "range_start and insert_before are both required to reorder")
-        snapshot = self.edit.reorder_items(
-            playlist_id,
-            range_start,
-            insert_before,
-            _typed(body, "range_length", int, 1),
-            _typed(body, "snapshot_id", str, None),
-        )
-        return Reply(200, {"snapshot_id": snapshot})
-
-    def _remove_items(self, request: Request, playlist_id: str) -> Reply:
-        """``DELETE /playlists/{id}/items`` with ``{"items": [{"uri": ...}], "snapshot_id"?}`` (the spec's body)."""
-        self._changeable(request, playlist_id)
-        body = self._body(request)
-        items = body.get("items")
-        if items is None:
-            raise WriteError(400, "Missing required field: items")
-        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("uri"), str) for i in items):
-            raise WriteError(400, 'Invalid value for items: [{"uri": "spotify:track:..."}] is expected')
-        if len(items) > MAX_ITEMS:
-            raise WriteError(400, f"You can remove a maximum of {MAX_ITEMS} tracks per request.")
-        uris = [item["uri"] for item in items]
-        return Reply(
-            200, {"snapshot_id": self.edit.remove_items(playlist_id, uris, _typed(body, "snapshot_id", str, None))}
-        )
-
-    def _upload_cover(self, request: Request, playlist_id: str) -> Reply:
-        """``PUT /playlists/{id}/images``: base64 JPEG text, ``image/jpeg``, at most 256 KB; 202, no body."""
-        self._changeable(request, playlist_id, "ugc-image-upload", owner_only=True)
-        if request.mimetype != "image/jpeg":
-            raise WriteError(400, "Content-Type must be image/jpeg")
-        data = request.get_data(cache=True)
-        if len(data) > MAX_UPLOAD:
-            raise WriteError(400, "Image too large: the maximum payload is 256 KB")
-        try:
-            jpeg = base64.b64decode(data.strip(), validate=True)
-        except binascii.Error:
-            raise WriteError(400, "Image data is not valid base64") from None
-        if not is_jpeg(jpeg):
-            raise WriteError(400, "Image is not a JPEG")
-        self.edit.set_cover(playlist_id, jpeg)
-        return Reply(202, None)
-
-    def _library_uris(self, request: Request, key: str = "uris", maximum: int = MAX_LIBRARY) -> list[str]:
-        """A required comma-separated query parameter of at most ``maximum`` values."""
-        raw = request.args.get(key, "")
-        if not raw.strip():
-            raise WriteError(400, f"Missing required parameter: {key}")
-        values = _split(raw)
-        if len(values) > maximum:
-            raise WriteError(400, f"Too many {'URIs' if key == 'uris' else key}: the maximum is {maximum}")
-        return values
-
-    def _library(self, request: Request) -> Reply:
-        """``PUT``/``DELETE /me/library?uris=``: 200 without a body."""
-        uris = self._library_uris(request)
-        allowed = SPEC_LIBRARY_WRITES if self.library_uri_types == "spec" else LIBRARY_KINDS
-        kinds = {uri.kind for uri, _ in self.edit.resolve(uris, allowed)}
-        self._need(request, {LIBRARY_SCOPES[kind] for kind in kinds})
-        if request.method == "PUT":
-            self.edit.save(uris)
-        else:
-            self.edit.unsave(uris)
-        return Reply(200, None)
-
-    # -- PUT/DELETE /me/following of a spec-literal stand-in (library_uri_types="spec") ------
-
-    def _spec_follow_route(self, method: str, template: str) -> bool:
-        return self.library_uri_types == "spec" and template == "/v1/me/following" and method in ("PUT", "DELETE")
-
-    def _follow_by_id(self, request: Request) -> Reply:
-        """``PUT``/``DELETE /me/following?type=artist|user&ids=``, as the spec has it: both in the
-        query and required (a body is ignored), at most 50 ids, user-follow-modify; 204, no body."""
-        kind = request.args.get("type")
-        if kind not in ("artist", "user"):
-            raise WriteError(400, "Missing parameter type" if kind is None else "Valid types are artist and user")
-        uris = [f"spotify:{kind}:{i}" for i in self._library_uris(request, "ids", MAX_FOLLOW_IDS)]
-        self.edit.resolve(uris, (kind,))  # 400 for a bad or unknown id, before the scope is looked at
-        self._need(request, {"user-follow-modify"})
-        if request.method == "PUT":
-            self.edit.save(uris)
-        else:
-            self.edit.unsave(uris)
-        return Reply(204, None)
-
-    # -- paging ------------------------------------------------------------------------------
-
-    def _limit(self, request: Request) -> int | Reply:
-        raw = request.args.get("limit", "20")
-        try:
-            limit = int(raw)
-        except ValueError:
-            return error(400, "Invalid limit")
-        return limit if 1 <= limit <= PAGE else error(400, "Invalid limit")
-
-    def _url(self, request: Request, **overrides: str | int) -> str:
-        """This request's URL on the simulator with some query parameters replaced (in front)."""
-        rest = [(k, v) for k, v in request.args.items(multi=True) if k not in overrides]
-        query = urlencode([*((k, str(v)) for k, v in overrides.items()), *rest], quote_via=quote, safe=",")
-        return f"{self.accounts_url}{request.path}?{query}"
-
-    def _offset_page(self, request: Request, things: Sequence[T], render: Callable[[T], JSON]) -> Reply:
-        limit = self._limit(request)
-        if isinstance(limit, Reply):
-            return limit
-        try:
-            offset = int(request.args.get("offset", "0"))
-        except ValueError:
-            return error(400, "Invalid offset")
-        if offset < 0:
-            return error(400, "Invalid offset")
-        total = len(things)
-        end = min(offset + limit, total)
-        return Reply(
-            200,
-            {
-                "href": self._url(request, offset=offset, limit=limit),
-                "items": [render(thing) for thing in things[offset:end]],
-                "limit": limit,
-                "next": self._url(request, offset=offset + limit, limit=limit) if offset + limit < total else None,
-                "offset": offset,
-                "previous": self._url(request, offset=max(0, offset - limit), limit=limit) if offset > 0 else None,
-                "total": total,
-            },
-        )
-
-    def _following(self, request: Request) -> Reply:
-        """Cursor paging: artists in id order, ``after`` the last id seen; next and after null at the end."""
-        kind = request.args.get("type")
-        if kind is None:
-            return error(400, "Missing parameter type")
-        if kind != "artist":
-            return error(400, "Only valid type is artist")
-        limit = self._limit(request)
-        if isinstance(limit, Reply):
-            return limit
-        catalog = self.account.catalog
-        artists = [catalog.artist(i) for i in self.account.artists]
-        after = request.args.get("after")
-        start = 0 if after is None else next((n for n, x in enumerate(artists) if x.id > after), len(artists))
-        page = artists[start : start + limit]
-        more = start + limit < len(artists)
-        last = page[-1].id if page and more else None
-        return Reply(
-            200,
-            {
-                "artists": {
-                    "href": self._url(request, type="artist", limit=limit),
-                    "items": [self._render.artist_full(x) for x in page],
-                    "limit": limit,
-                    "next": self._url(request, type="artist", after=last or "", limit=limit) if more else None,
-                    "cursors": {"after": last},
-                    "total": len(artists),
-                }
-            },
-        )

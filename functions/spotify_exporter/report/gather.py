@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import orjson
 
+from ..covers import image_type as cover_type
 from ..diff import CHANGES_FILE, diff_snapshots
 from ..errors import ExporterError
 from ..history import SnapshotInfo, SnapshotReader, list_snapshots
@@ -166,10 +167,10 @@ def _with_cover(reader: SnapshotReader, playlist: PlaylistSize, notes: list[str]
     return replace(playlist, cover=image)
 
 
+#: the covers the page embeds, by the extension :func:`~spotify_exporter.covers.image_type` gives them
+EMBEDDED_COVERS = {"jpg": "image/jpeg", "png": "image/png"}
+
+
 def image_type(data: bytes) -> str | None:
     """The media type of a cover we can embed (JPEG or PNG, by its signature), else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    return None
+    return EMBEDDED_COVERS.get(cover_type(data) or "")

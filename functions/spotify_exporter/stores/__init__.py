@@ -33,3 +33,14 @@ class SnapshotStore(Protocol):
     def list_files(self, prefix: str = "") -> Iterator[str]:
         """Paths of the files whose path starts with ``prefix``, in sorted order."""
         ...
+
+    @property
+    def write_once(self) -> bool:
+        """Whether a file, once written, can never be replaced (an immutable Blob container): the
+        exporter then writes every file once and never rewrites one (see ``resume.py``)."""
+        ...
+
+    def journal_store(self) -> SnapshotStore:
+        """Where files rewritten as work goes on (restore journals) are kept: the store itself unless
+        it is write-once."""
+        ...

@@ -4,16 +4,30 @@ A blob is uploaded only when its writer closes cleanly, and a block blob upload
 is all-or-nothing, so readers never see a half-written file. Data passes
 through spooled temp files so that memory stays bounded for large files.
 Error messages name the container but never a key, SAS token or access token.
+
+**Write-once containers.** A container with an immutability policy (``spotify-exporter:immutableDays``,
+`infra/storage.py`) keeps every blob version for the policy's days: Azure refuses to delete it (409
+``BlobImmutableDueToPolicy``) and turns an overwrite into a new version, the old one kept. The store
+then writes each file exactly once: the upload carries ``If-None-Match: *`` (Azure answers 409
+``BlobAlreadyExists`` instead of overwriting) and the content's MD5, so an upload the SDK retried
+after its first attempt had landed is recognised as the same file, not as a conflict. The store
+knows from the container's properties (version-level immutability, a policy or a legal hold) or
+from ``SNAPSHOT_WRITE_ONCE``; what the exporter rewrites (restore journals) goes to
+:meth:`BlobStore.journal_store`, the container ``<container>-journals``, and a resume finishes a
+partial snapshot in a new folder (`resume.py`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import logging
+import os
 import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from azure.core.exceptions import (
@@ -27,6 +41,8 @@ from azure.core.exceptions import (
 from azure.storage.blob import ContainerClient, ContentSettings, ExponentialRetry
 
 from ..errors import ConfigError, StoreError
+
+log = logging.getLogger("spotify_exporter")
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -50,6 +66,14 @@ CONTENT_TYPES = {
     ".jpg": "image/jpeg",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+#: the app setting (and environment variable) that makes a :class:`BlobStore` write-once whatever the
+#: container says; infra sets it with ``spotify-exporter:immutableDays``
+WRITE_ONCE_SETTING = "SNAPSHOT_WRITE_ONCE"
+#: what Azure answers when an immutability policy or a legal hold refuses a write or a delete
+IMMUTABILITY_CODES = ("BlobImmutableDueToPolicy", "BlobImmutableDueToLegalHold")
+#: restore journals of a write-once container go to the container named like it plus this
+JOURNAL_CONTAINER_SUFFIX = "-journals"
 
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$|^\$(root|web|logs)$")
 _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
@@ -79,11 +103,22 @@ class _UploadBuffer(tempfile.SpooledTemporaryFile[bytes]):
 class BlobStore:
     """A :class:`~spotify_exporter.stores.SnapshotStore` in one blob container."""
 
-    def __init__(self, container: ContainerClient, *, secrets: tuple[str, ...] = ()) -> None:
-        """Prefer :meth:`from_url` or :meth:`from_connection_string`; ``secrets`` are scrubbed from errors."""
+    def __init__(
+        self,
+        container: ContainerClient,
+        *,
+        secrets: tuple[str, ...] = (),
+        write_once: bool | None = None,
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
+        """Prefer :meth:`from_url` or :meth:`from_connection_string`; ``secrets`` are scrubbed from errors.
+
+        ``write_once``: never replace a file (None: ask the container, once, when it first matters)."""
         self._container = container
         self._secrets = tuple(s for s in secrets if s)
         self._container_ready = False
+        self._write_once = write_once
+        self._retries = retries
         parts = urlsplit(container.url)
         # no query (a SAS) and no user info: location is printed and logged
         host = parts.netloc.rpartition("@")[2]
@@ -99,6 +134,7 @@ class BlobStore:
         *,
         default_container: str | None = None,
         retries: int = DEFAULT_RETRIES,
+        write_once: bool | None = None,
     ) -> BlobStore:
         """A store from an account URL plus ``container``, or from a container URL (optionally with a SAS).
 
@@ -142,11 +178,16 @@ class BlobStore:
         client = ContainerClient(
             account_url, container, credential=None if has_sas else credential, **_client_options(retries)
         )
-        return cls(client, secrets=(parts.query,))
+        return cls(client, secrets=(parts.query,), write_once=write_once, retries=retries)
 
     @classmethod
     def from_connection_string(
-        cls, connection_string: str, container: str, *, retries: int = DEFAULT_RETRIES
+        cls,
+        connection_string: str,
+        container: str,
+        *,
+        retries: int = DEFAULT_RETRIES,
+        write_once: bool | None = None,
     ) -> BlobStore:
         """A store from a storage connection string (Azurite, or an account key or SAS)."""
         _check_container_name(container)
@@ -161,7 +202,7 @@ class BlobStore:
             for key, _, value in (item.partition("=") for item in connection_string.split(";"))
             if key.strip().lower() in ("accountkey", "sharedaccesssignature")
         )
-        return cls(client, secrets=secrets)
+        return cls(client, secrets=secrets, write_once=write_once, retries=retries)
 
     def __repr__(self) -> str:
         return f"BlobStore({self._location!r})"
@@ -179,6 +220,29 @@ class BlobStore:
         """Close the HTTP connections."""
         self._container.close()
 
+    @property
+    def write_once(self) -> bool:
+        """Whether every file is written once and never replaced: the container is immutable, or the
+        environment says so (``SNAPSHOT_WRITE_ONCE=true``, which infra sets with ``immutableDays``)."""
+        if self._write_once is None:
+            forced = os.environ.get(WRITE_ONCE_SETTING, "").strip().lower() in ("1", "true", "yes")
+            self._write_once = forced or self._container_is_immutable()
+        return self._write_once
+
+    def journal_store(self) -> BlobStore:
+        """Where files that are rewritten as work goes on (restore journals) are kept: this container,
+        or, when it is write-once, the container beside it named ``<container>-journals``."""
+        if not self.write_once:
+            return self
+        parts = urlsplit(self._container.url)
+        path = parts.path.rstrip("/").rsplit("/", 1)[0] + "/" + journal_container_name(self.container_name)
+        client = ContainerClient.from_container_url(
+            urlunsplit((parts.scheme, parts.netloc, path, parts.query, "")),
+            credential=None if "sig=" in parts.query else self._container.credential,
+            **_client_options(self._retries),
+        )
+        return BlobStore(client, secrets=self._secrets, write_once=False, retries=self._retries)
+
     @contextmanager
     def open_write(self, path: str) -> Iterator[BinaryIO]:
         """Collect the bytes in a spooled temp file; upload them in blocks only on a clean exit."""
@@ -188,18 +252,70 @@ class BlobStore:
             yield cast(BinaryIO, buffer)
             buffer.flush()
             size = buffer.tell()
-            buffer.seek(0)
             with self._errors("write", path):
                 self._ensure_container()
-                self._container.upload_blob(
-                    path,
-                    buffer,
-                    length=size,
-                    overwrite=True,
-                    content_settings=ContentSettings(content_type=content_type(path)),
-                )
+                if self.write_once:
+                    self._upload_once(path, buffer, size)
+                else:
+                    buffer.seek(0)
+                    self._container.upload_blob(
+                        path,
+                        buffer,
+                        length=size,
+                        overwrite=True,
+                        content_settings=ContentSettings(content_type=content_type(path)),
+                    )
         finally:
             buffer.really_close()
+
+    def _upload_once(self, path: str, buffer: IO[bytes], size: int) -> None:
+        """Create ``path``, never replace it: ``If-None-Match: *`` and the content's MD5, by which an
+        upload that already landed (the SDK retried after a lost answer) is told from another file."""
+        buffer.seek(0)
+        digest = hashlib.md5(usedforsecurity=False)
+        while chunk := buffer.read(BLOCK_BYTES):
+            digest.update(chunk)
+        buffer.seek(0)
+        settings = ContentSettings(content_type=content_type(path), content_md5=bytearray(digest.digest()))
+        try:
+            self._container.upload_blob(path, buffer, length=size, overwrite=False, content_settings=settings)
+        except ResourceExistsError:
+            existing = self._container.get_blob_client(path).get_blob_properties()
+            stored = existing.content_settings.content_md5
+            if existing.size == size and stored is not None and bytes(stored) == digest.digest():
+                return  # the same bytes: written once already
+            raise StoreError(
+                _redact(
+                    f"could not write {path} to container '{self.container_name}' at {self._account_url}: a "
+                    "different file of that name is already there, and the container is write-once (an "
+                    "immutability policy keeps every file as first written); nothing was replaced",
+                    self._secrets,
+                )
+            ) from None
+
+    def _container_is_immutable(self) -> bool:
+        """Whether the container has version-level immutability, an immutability policy or a legal hold.
+        A container that does not exist yet is not; properties this identity may not read say nothing
+        (``SNAPSHOT_WRITE_ONCE`` decides then)."""
+        what = "the container's properties"
+        try:
+            properties = self._container.get_container_properties()
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            if exc.status_code != 403:
+                raise self._store_error("read", what, exc) from None
+            log.info(
+                "the properties of container %s are not readable here: not taken as write-once", self.container_name
+            )
+            return False
+        except AzureError as exc:
+            raise self._store_error("read", what, exc) from None
+        return bool(
+            properties.immutable_storage_with_versioning_enabled
+            or properties.has_immutability_policy
+            or properties.has_legal_hold
+        )
 
     @contextmanager
     def open_read(self, path: str) -> Iterator[BinaryIO]:
@@ -264,6 +380,13 @@ class BlobStore:
         return StoreError(_redact(message, self._secrets))
 
 
+def journal_container_name(container: str) -> str:
+    """Where the restore journals of a write-once ``container`` are kept (rewritten as a restore goes on)."""
+    name = f"{container}{JOURNAL_CONTAINER_SUFFIX}"
+    _check_container_name(name)
+    return name
+
+
 def content_type(path: str) -> str:
     """The Content-Type for a file, so browsers and the portal show CSVs and JSON sensibly."""
     name = path.rsplit("/", 1)[-1]
@@ -325,6 +448,12 @@ def _describe(exc: AzureError) -> tuple[str, str]:
             return reason, _ROLE_HINT
         if exc.status_code == 404:
             return reason, "check the storage account URL and the container name"
+        if code in IMMUTABILITY_CODES:
+            return reason, (
+                "the container is write-once (an immutability policy or legal hold): its files cannot be "
+                f"replaced or deleted until their retention ends; set {WRITE_ONCE_SETTING}=true if this tool "
+                "did not notice"
+            )
         return reason, "try again later"
     if isinstance(exc, ClientAuthenticationError):
         lines = str(exc.message or "").strip().splitlines()

@@ -67,6 +67,14 @@ class LocalFolderStore:
     def root(self) -> Path:
         return self._root
 
+    @property
+    def write_once(self) -> bool:
+        """A folder's files can always be replaced."""
+        return False
+
+    def journal_store(self) -> LocalFolderStore:
+        return self
+
     def _target(self, path: str) -> Path:
         """The file for ``path``; a key that would land outside the root is a bug, not a user error
         (names from Spotify pass :func:`~spotify_exporter.pathnames.path_part` first)."""
