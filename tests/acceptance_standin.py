@@ -25,8 +25,8 @@ makes the *other* legal choice wherever the spec leaves one:
   mid-run, refresh answers without a ``refresh_token`` and one with a new one (after which the
   old one is refused with ``invalid_grant``: single-use, as PKCE refresh tokens are).
 
-Writes follow the spec too: ``POST /me/playlists`` (201), ``POST /playlists/{id}/items`` (201, at
-most 100 URIs of tracks or episodes), ``PUT /playlists/{id}`` (200), ``PUT /playlists/{id}/images``
+Writes follow the spec too (those a restore sends): ``POST /me/playlists`` (201), ``POST
+/playlists/{id}/items`` (201, at most 100 URIs of tracks or episodes), ``PUT /playlists/{id}/images``
 (202, base64 JPEG of at most 256 KB), ``PUT /me/library`` (200, at most 40 URIs of the types its
 spec lists: no artists, 400 "unsupported URI type" for them), ``PUT /me/following`` (204,
 ``type`` and ``ids`` in the query). Descriptions are stored as sent and returned HTML-escaped,
@@ -577,7 +577,6 @@ class StandinSpotify:
             ("GET", r"/me/playlists", self._my_playlists),
             ("POST", r"/me/playlists", self._create_playlist),
             ("GET", r"/playlists/([^/]+)", self._playlist),
-            ("PUT", r"/playlists/([^/]+)", self._change_playlist),
             ("GET", r"/playlists/([^/]+)/items", self._items),
             ("POST", r"/playlists/([^/]+)/items", self._add_items),
             ("PUT", r"/playlists/([^/]+)/images", self._upload_cover),
@@ -758,21 +757,6 @@ class StandinSpotify:
         if playlist is None or not (playlist.owner == account.id or playlist.collaborative):
             return None
         return playlist
-
-    def _change_playlist(
-        self, account: Account, query: dict[str, str], body: bytes, headers: dict[str, str], pid: str
-    ) -> _Reply:
-        template = "/v1/playlists/{id}"
-        playlist, request = self._own(account, pid), self._json_body(body)
-        if playlist is None:
-            return self._error(template, "PUT", 403, "Forbidden")
-        if request is None:
-            return self._error(template, "PUT", 400, "Invalid JSON")
-        for key in ("name", "description", "public", "collaborative"):
-            if key in request:
-                setattr(playlist, key, request[key])
-        playlist.version += 1
-        return self._ok("PUT", template, None)
 
     def _add_items(
         self, account: Account, query: dict[str, str], body: bytes, headers: dict[str, str], pid: str
