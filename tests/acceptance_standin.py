@@ -16,7 +16,8 @@ makes the *other* legal choice wherever the spec leaves one:
   sent), or only ``item``; episodes (only when ``additional_types`` asks for them), local files
   (``is_local``, null ids, ``spotify:local:`` URIs), null items, null ``added_by``, ``added_at``
   of 1970; playlist objects with the 2026 ``items`` ref or the older ``tracks`` ref;
-* nullable fields set to null or left out: ``images`` null or ``[]``, ``description`` null
+* nullable fields set to null or left out: ``images`` null (Spotify's answer for a playlist without
+  images since 2024: jpochyla/psst#464, aome510/spotify-player#401) or ``[]``, ``description`` null
   (the spec's prose: "otherwise null"), ``public`` null, ``external_ids`` missing, albums without
   images, artists without genres;
 * a 403 on the items of a playlist the user neither owns nor collaborates on (2026), and a 403 or
