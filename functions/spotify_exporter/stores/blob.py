@@ -32,15 +32,14 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from azure.core.exceptions import (
     AzureError,
-    ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
-    ServiceRequestError,
 )
 from azure.storage.blob import ContainerClient, ContentSettings, ExponentialRetry
 
 from ..errors import ConfigError, StoreError
+from .blob_errors import WRITE_ONCE_SETTING, describe, error_code, redact
 
 log = logging.getLogger("spotify_exporter")
 
@@ -67,23 +66,10 @@ CONTENT_TYPES = {
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
-#: the app setting (and environment variable) that makes a :class:`BlobStore` write-once whatever the
-#: container says; infra sets it with ``spotify-exporter:immutableDays``
-WRITE_ONCE_SETTING = "SNAPSHOT_WRITE_ONCE"
-#: what Azure answers when an immutability policy or a legal hold refuses a write or a delete
-IMMUTABILITY_CODES = ("BlobImmutableDueToPolicy", "BlobImmutableDueToLegalHold")
 #: restore journals of a write-once container go to the container named like it plus this
 JOURNAL_CONTAINER_SUFFIX = "-journals"
 
 _CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$|^\$(root|web|logs)$")
-_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
-_SECRET_PARAM = re.compile(r"(?i)\b(sig|signature|accountkey|sharedaccesssignature|access_token)=[^&;\s'\"]+")
-_URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
-
-_ROLE_HINT = (
-    "check that the identity has the Storage Blob Data Contributor role (new assignments take a few "
-    "minutes), that a SAS token allows this, and that the account's firewall admits this network"
-)
 
 
 class _UploadBuffer(tempfile.SpooledTemporaryFile[bytes]):
@@ -159,10 +145,10 @@ class BlobStore:
             container = url_container
             segments = segments[:-1]
         elif len(segments) != account_segments:
-            raise ConfigError(f"the storage URL must point at an account or a container, not a blob: {_redact(url)}")
+            raise ConfigError(f"the storage URL must point at an account or a container, not a blob: {redact(url)}")
         container = container or default_container
         if container is None:
-            raise ConfigError(f"give the blob container name to use at {_redact(url)}")
+            raise ConfigError(f"give the blob container name to use at {redact(url)}")
         _check_container_name(container)
         account_url = urlunsplit((parts.scheme, parts.netloc, "/".join(["", *segments]), parts.query, ""))
         has_sas = "sig" in parse_qs(parts.query)
@@ -285,7 +271,7 @@ class BlobStore:
             if existing.size == size and stored is not None and bytes(stored) == digest.digest():
                 return  # the same bytes: written once already
             raise StoreError(
-                _redact(
+                redact(
                     f"could not write {path} to container '{self.container_name}' at {self._account_url}: a "
                     "different file of that name is already there, and the container is write-once (an "
                     "immutability policy keeps every file as first written); nothing was replaced",
@@ -363,7 +349,7 @@ class BlobStore:
         try:
             yield
         except ResourceNotFoundError as exc:
-            if action in ("read", "list") and _error_code(exc) in ("BlobNotFound", "ContainerNotFound", ""):
+            if action in ("read", "list") and error_code(exc) in ("BlobNotFound", "ContainerNotFound", ""):
                 raise
             raise self._store_error(action, path, exc) from None
         except AzureError as exc:
@@ -371,13 +357,13 @@ class BlobStore:
             raise self._store_error(action, path, exc) from None
 
     def _store_error(self, action: str, path: str, exc: AzureError) -> StoreError:
-        reason, hint = _describe(exc)
+        reason, hint = describe(exc)
         preposition = {"write": "to", "read": "from", "list": "in"}[action]
         message = (
             f"could not {action} {path} {preposition} container '{self.container_name}' "
             f"at {self._account_url}: {reason}; {hint}"
         )
-        return StoreError(_redact(message, self._secrets))
+        return StoreError(redact(message, self._secrets))
 
 
 def journal_container_name(container: str) -> str:
@@ -432,45 +418,4 @@ def _check_path(path: str) -> None:
         raise ValueError(f"store paths are relative POSIX keys without '..', '.' or empty parts, not {path!r}")
 
 
-def _error_code(exc: AzureError) -> str:
-    code = getattr(exc, "error_code", None) or ""
-    return str(getattr(code, "value", code))  # the SDK gives a str enum or a plain str
-
-
-def _describe(exc: AzureError) -> tuple[str, str]:
-    """A short reason and what to do about it, built from codes rather than the SDK's long messages."""
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        code = _error_code(exc)
-        reason = f"HTTP {exc.status_code} {code}".rstrip()
-        if exc.status_code == 403 and code == "AuthenticationFailed":
-            return reason, "check the account key or SAS token (has it expired?)"
-        if exc.status_code in (401, 403):
-            return reason, _ROLE_HINT
-        if exc.status_code == 404:
-            return reason, "check the storage account URL and the container name"
-        if code in IMMUTABILITY_CODES:
-            return reason, (
-                "the container is write-once (an immutability policy or legal hold): its files cannot be "
-                f"replaced or deleted until their retention ends; set {WRITE_ONCE_SETTING}=true if this tool "
-                "did not notice"
-            )
-        return reason, "try again later"
-    if isinstance(exc, ClientAuthenticationError):
-        lines = str(exc.message or "").strip().splitlines()
-        return (
-            f"no access token ({lines[0][:160]})" if lines else "no access token",
-            "sign in with `az login`, or give the app a managed identity with the Storage Blob Data Contributor role",
-        )
-    if isinstance(exc, ServiceRequestError):
-        found = _ERRNO_REASON.findall(str(exc))
-        detail = found[-1].strip() if found else "no connection"
-        return f"could not connect ({detail})", "check the storage URL and the network connection"
-    return type(exc).__name__, "check the network connection and try again later"
-
-
-def _redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Last line of defence: drop known secrets, SAS signatures and URL query strings."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    text = _SECRET_PARAM.sub(r"\1=***", text)
-    return _URL_QUERY.sub(r"\1", text)
+__all__ = ["WRITE_ONCE_SETTING", "BlobStore", "content_type", "journal_container_name"]
