@@ -11,7 +11,10 @@ makes the *other* legal choice wherever the spec leaves one:
 * pages shorter than the ``limit`` asked for (the spec's ``limit`` is a maximum), ``next`` links
   whose parameters come in another order with an extra ``locale=*`` (as Spotify's own links have
   carried since 2024), ``previous`` and ``href`` links, ``total`` always present;
-* cursor paging on ``/me/following`` with ``cursors.after`` and a null ``after`` on the last page;
+* cursor paging on ``/me/following`` with ``cursors.after`` and a null ``after`` on the last page
+  (``cursor_paging``: or pages that say where to go on only with ``cursors.after``, the spec's
+  ``CursorPagingObject`` requiring neither ``next`` nor ``total``); links written whole, as an
+  absolute path or relative to the request's own URL (``link_form``: RFC 3986 references);
 * playlist entries carrying ``item`` and ``track``, only ``track`` (the deprecated key, still
   sent), or only ``item``; episodes (only when ``additional_types`` asks for them), local files
   (``is_local``, null ids, ``spotify:local:`` URIs), null items, null ``added_by``, ``added_at``
@@ -22,9 +25,10 @@ makes the *other* legal choice wherever the spec leaves one:
   images, artists without genres;
 * a 403 on the items of a playlist the user neither owns nor collaborates on (2026), and a 403 or
   404 on ``/me/audiobooks`` (audiobooks are sold in a few markets only);
-* a 429 with ``Retry-After`` on the first API request, a 401 for an access token that expired
-  mid-run, refresh answers without a ``refresh_token`` and one with a new one (after which the
-  old one is refused with ``invalid_grant``: single-use, as PKCE refresh tokens are).
+* a 429 with ``Retry-After`` on the first API request, a 429 with ``Retry-After`` from the token
+  endpoint (``token_ban_from``), a 401 for an access token that expired mid-run, refresh answers
+  without a ``refresh_token`` and one with a new one (after which the old one is refused with
+  ``invalid_grant``: single-use, as PKCE refresh tokens are).
 
 Writes follow the spec too (those a restore sends): ``POST /me/playlists`` (201), ``POST
 /playlists/{id}/items`` (201, at most 100 URIs of tracks or episodes), ``PUT /playlists/{id}/images``
@@ -42,12 +46,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gzip
 import hashlib
 import html
 import json
+import posixpath
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -433,6 +440,28 @@ class StandinSpotify:
         #: from this API request on (1-based), every request answers 429 with ``Retry-After: 7200``
         #: until it is set back to None: a long ban, which Spotify has been seen to impose
         self.ban_from: int | None = None
+        #: how links are written: "absolute" (``link_base`` + path), "path" (an absolute-path
+        #: reference, ``/v1/me/tracks?...``) or "relative" (to the request's own URL, ``tracks?...``):
+        #: the spec says only "URL", and RFC 3986 references resolve against the request's URL
+        self.link_form = "absolute"
+        #: how ``/me/following`` pages say where to go on: "next" (a ``next`` link and ``cursors.after``),
+        #: "null next" or "no next" (only ``cursors.after``; ``next`` null or left out), "stuck" (only
+        #: ``cursors.after``, which stays at the first page's cursor), "no total" (only ``cursors.after``,
+        #: no ``total``): the spec's ``CursorPagingObject`` requires none of ``next``, ``cursors``, ``total``
+        self.cursor_paging = "next"
+        #: token requests (1-based) from this one on answer 429 with ``Retry-After: token_retry_after``,
+        #: for ``token_ban_s`` seconds from the first of them (None: until set back to None). The
+        #: accounts service is rate-limited as the API is (clients that refresh in a loop get 429s:
+        #: Oceanity/firebot-spotify#28), and any 429 may say how long to wait (RFC 6585 section 4)
+        self.token_ban_from: int | None = None
+        self.token_retry_after = "7200"
+        self.token_ban_s: float | None = None
+        #: token requests, the 429s among them, and those sent before a 429's ``Retry-After`` had passed
+        self.token_requests = 0
+        self.token_429s = 0
+        self.early_token_requests = 0
+        self._token_ban_started: float | None = None
+        self._token_wait_until: float | None = None
         self._threads: list[threading.Thread] = []
         self._answer_count = 0
 
@@ -539,6 +568,10 @@ class StandinSpotify:
 
     def _side(self, method: str, path: str, headers: dict[str, str], body: bytes) -> _Reply:
         if path == "/accounts/api/token" and method == "POST":
+            retry_after = self._token_rate_limit()
+            if retry_after is not None:
+                answer = {"error": "too_many_requests", "error_description": "Too many requests"}
+                return _Reply(429, answer, {"Retry-After": retry_after})
             if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
                 return _Reply(400, {"error": "invalid_request", "error_description": "form body expected"})
             form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
@@ -551,6 +584,32 @@ class StandinSpotify:
             if cover is not None:
                 return _Reply(200, None, {"Content-Type": "image/jpeg"}, raw=cover)
         return _Reply(404, None, raw=b"")
+
+    def _token_rate_limit(self) -> str | None:
+        """The ``Retry-After`` of this token request's 429, None when it is served."""
+        with self.lock:
+            now = time.monotonic()
+            self.token_requests += 1
+            if self._token_wait_until is not None and now < self._token_wait_until:
+                self.early_token_requests += 1
+            if self.token_ban_from is None or self.token_requests < self.token_ban_from:
+                return None
+            started = self._token_ban_started = self._token_ban_started or now
+            if self.token_ban_s is not None and now >= started + self.token_ban_s:
+                return None
+            self.token_429s += 1
+            with contextlib.suppress(ValueError):  # a date or junk: no wait to check against
+                self._token_wait_until = now + float(self.token_retry_after)
+            return self.token_retry_after
+
+    def link(self, path: str, query: list[tuple[str, Any]], request_path: str | None = None) -> str:
+        """A link to ``path`` (without ``/v1``) in the form ``link_form`` says; a relative one is
+        relative to ``request_path``, the path of the request it answers (``path`` itself if None)."""
+        if self.link_form == "path":
+            return f"/v1{path}?{urlencode(query)}"
+        if self.link_form == "relative":
+            return f"{posixpath.relpath(path, posixpath.dirname(request_path or path))}?{urlencode(query)}"
+        return f"{self.link_base}{path}?{urlencode(query)}"
 
     def _error(
         self, template: str, method: str, status: int, message: str, headers: dict[str, str] | None = None
@@ -599,9 +658,12 @@ class StandinSpotify:
             return None
         return limit if 1 <= limit <= 50 else None
 
-    def _page(self, template: str, path: str, query: dict[str, str], items: list[Any]) -> JSON | None:
+    def _page(
+        self, template: str, path: str, query: dict[str, str], items: list[Any], request_path: str | None = None
+    ) -> JSON | None:
         """An offset page: at most ``page_cap`` items whatever ``limit`` asks; links with the
-        parameters in another order than asked, plus ``locale=*``."""
+        parameters in another order than asked, plus ``locale=*`` (relative ones to ``request_path``,
+        where the page is part of another answer)."""
         limit = self._limit(query)
         try:
             offset = int(query.get("offset", 0))
@@ -613,7 +675,7 @@ class StandinSpotify:
         kept = [(k, v) for k, v in query.items() if k not in ("limit", "offset")]
 
         def link(at: int) -> str:
-            return f"{self.link_base}{path}?" + urlencode([("offset", at), ("limit", limit), *kept, ("locale", "*")])
+            return self.link(path, [("offset", at), ("limit", limit), *kept, ("locale", "*")], request_path)
 
         end = offset + len(served)
         return {
@@ -664,20 +726,24 @@ class StandinSpotify:
         served = artists[start : start + min(limit, self.page_cap)]
         more = start + len(served) < len(artists)
         last = served[-1]["id"] if served else None
+        cursor = last if more else None
+        if self.cursor_paging == "stuck" and more:
+            cursor = artists[min(limit, self.page_cap) - 1]["id"]  # the first page's, whatever was asked
         here = [("after", after)] if after else []
-        page = {
-            "artists": {
-                "href": f"{self.link_base}/me/following?" + urlencode([*here, ("type", "artist"), ("limit", limit)]),
-                "items": served,
-                "limit": limit,
-                "next": f"{self.link_base}/me/following?"
-                + urlencode([("after", last), ("type", "artist"), ("limit", limit), ("locale", "*")])
-                if more
-                else None,
-                "cursors": {"after": last if more else None},
-                "total": len(artists),
-            }
+        paging: JSON = {
+            "href": self.link("/me/following", [*here, ("type", "artist"), ("limit", limit)]),
+            "items": served,
+            "limit": limit,
+            "cursors": {"after": cursor},
         }
+        if self.cursor_paging == "next":
+            link = self.link("/me/following", [("after", last), ("type", "artist"), ("limit", limit), ("locale", "*")])
+            paging["next"] = link if more else None
+        elif self.cursor_paging != "no next":
+            paging["next"] = None
+        if self.cursor_paging != "no total":
+            paging["total"] = len(artists)
+        page = {"artists": paging}
         return self._ok("GET", "/v1/me/following", page)
 
     def _my_playlists(self, account: Account, query: dict[str, str], body: bytes, headers: dict[str, str]) -> _Reply:
@@ -697,7 +763,7 @@ class StandinSpotify:
         if playlist.readable:
             page = self._page("", f"/playlists/{pid}/items", {"limit": "50"}, [
                 self.entry_object(e, episodes) for e in playlist.entries
-            ])  # fmt: skip
+            ], request_path=f"/playlists/{pid}")  # fmt: skip
             whole["items"] = page
         else:
             whole["items"] = {"href": ref["href"], "total": ref["total"]}  # no contents for others' playlists
@@ -750,7 +816,7 @@ class StandinSpotify:
         account.playlists.insert(0, playlist.id)  # the newest first in the user's list
         whole = self.playlist_object(playlist)
         whole["followers"] = {"href": None, "total": 0}
-        whole["items"] = self._page("", f"/playlists/{playlist.id}/items", {"limit": "50"}, [])
+        whole["items"] = self._page("", f"/playlists/{playlist.id}/items", {"limit": "50"}, [], "/me/playlists")
         return self._ok("POST", template, whole, 201)
 
     def _own(self, account: Account, pid: str) -> Playlist | None:

@@ -6,6 +6,11 @@ new refresh token Spotify hands back is passed to ``on_new_refresh_token`` strai
 it can be lost; what it answers (a reason the token could not be kept) is collected in
 ``unsaved_tokens``. Token requests never follow a redirect: it would re-send the refresh token and
 the client secret to wherever the redirect points.
+
+A ``429`` from the token endpoint is the client's retry policy's to handle (:mod:`.retries`), as
+a ``429`` from the API is: its ``Retry-After`` is waited out within the run's rate-limit budget,
+or a long one stops the run as partial with the time to try again. Server errors and broken
+connections are backed off here.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from .credentials import SpotifyCredentials
 from .errors import AuthExpiredError, ClientRejectedError, ExporterError
 from .redaction import remember
+from .retries import TooManyRequests, retry_after_seconds
 from .token_age import age_detail
 
 #: renew this many seconds before the announced expiry, so a token never dies mid-request
@@ -31,7 +37,7 @@ DEFAULT_LIFETIME_S = 3600.0
 
 
 class _TokenEndpointUnavailable(Exception):
-    """A transient failure of the accounts service (5xx, 429, broken connection)."""
+    """A transient failure of the accounts service (5xx, broken connection)."""
 
 
 class SpotifyAuth:
@@ -50,6 +56,7 @@ class SpotifyAuth:
         attempts: int = 4,
         authorized_at: datetime | None = None,
         auth_command: str = "make auth",
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._session = session
         self._token_url = accounts_url.rstrip("/") + "/api/token"
@@ -61,6 +68,7 @@ class SpotifyAuth:
         self._attempts = attempts
         self._authorized_at = authorized_at
         self._auth_command = auth_command
+        self._now = now
         self._access_token: str | None = None
         self._expires_at = 0.0
         self._margin_s = EXPIRY_MARGIN_S
@@ -79,7 +87,11 @@ class SpotifyAuth:
         return self._access_token
 
     def refresh(self) -> None:
-        """Exchange the refresh token for a new access token (and maybe a new refresh token)."""
+        """Exchange the refresh token for a new access token (and maybe a new refresh token).
+
+        Raises :class:`.retries.TooManyRequests` on a ``429``; the token is then renewed on the next
+        request, whatever the old one's expiry says (it may just have been refused)."""
+        self._access_token = None
         try:
             for attempt in Retrying(
                 retry=retry_if_exception_type(_TokenEndpointUnavailable),
@@ -121,14 +133,16 @@ class SpotifyAuth:
             raise _TokenEndpointUnavailable(type(error).__name__) from None
         if response.is_redirect:
             raise ExporterError(redirect_refused(response, "SPOTIFY_ACCOUNTS_URL"))
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429:
+            raise TooManyRequests(retry_after_seconds(response.headers.get("Retry-After"), self._now()))
+        if response.status_code >= 500:
             raise _TokenEndpointUnavailable(f"HTTP {response.status_code}")
         body = _json_object(response)
         if response.status_code == 200 and isinstance(body.get("access_token"), str):
             return body
         code = str(body.get("error", ""))
         if code == "invalid_grant":
-            raise AuthExpiredError(age_detail(self._authorized_at, datetime.now(UTC)), self._auth_command)
+            raise AuthExpiredError(age_detail(self._authorized_at, self._now()), self._auth_command)
         if code == "invalid_client" or response.status_code == 401:
             raise ClientRejectedError()
         if response.status_code == 200:

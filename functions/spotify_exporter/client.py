@@ -4,8 +4,9 @@ It owns the base URL, the bearer header, timeouts, pacing, the status → error 
 and the retry policy (:mod:`.retries`):
 
 * 5xx, broken connections and malformed bodies: retried with bounded exponential backoff;
-* 429: ``Retry-After`` is honoured while it fits the wait budget, otherwise the run stops
-  with :class:`RateLimitedError` saying when Spotify will talk to us again;
+* 429 (also from the token endpoint, renewing the access token for a request): ``Retry-After``
+  is honoured while it fits the wait budget, otherwise the run stops with
+  :class:`RateLimitedError` saying when Spotify will talk to us again;
 * 401: the access token is refreshed once;
 * 403/404: :class:`ForbiddenError`, not retried (the resource is refused to this app);
 * any other 4xx: :class:`SpotifyRequestError`, not retried.
@@ -384,6 +385,11 @@ class SpotifyClient:
         they retry a write that is not idempotent)."""
         self.stats.retries += 1
         self._sleep(self._retries.backoff(failures))
+
+    def absolute_url(self, path_or_url: str) -> str:
+        """Where a request for ``path_or_url`` goes: an API path on the configured base, a link as
+        it is (:class:`SpotifyRequestError` for a link to another host: the token never goes there)."""
+        return self._url(path_or_url)
 
     def _url(self, path_or_url: str) -> str:
         if path_or_url.startswith("/"):

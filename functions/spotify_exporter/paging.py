@@ -1,8 +1,9 @@
 """The one pager: every page of a collection, following ``next`` (offset and cursor pages alike).
 
 :class:`PageStream` fetches a collection's pages ahead on the client's request thread while the
-reader writes the previous one; :class:`_PagingGuard` is where the pager decides whether to
-follow ``next``, so no answer of Spotify's can make a run loop forever.
+reader writes the previous one; :class:`_PagingGuard` is where the pager decides whether and
+where to go on (``next``, resolved against the request that returned it, or a cursor page's
+``cursors.after``), so no answer of Spotify's can make a run loop forever.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urljoin
 
 from .errors import PagingError, SpotifyServerError
 
@@ -56,21 +58,36 @@ class Page:
 
 
 class _PagingGuard:
-    """Where the pager decides whether to follow ``next``: the one place that stops a collection
+    """Where the pager decides whether to go on, and where: the one place that stops a collection
     whose links repeat, that runs past its ``total`` or that pages on with nothing in them, so no
     answer of Spotify's can make a run loop forever. Spotify has served a ``next`` stuck at one
     offset; once everything announced has been read such a link is the end, before that it is an
-    error for the dataset (what was read is kept)."""
+    error for the dataset (what was read is kept).
 
-    def __init__(self, path: str, page_limit: int) -> None:
+    Where to go on, as the spec allows it to be said: ``next`` may be relative (it is resolved
+    against the URL of the request that answered it; the client then sends the token to the
+    configured API host only), and a cursor page (``CursorPagingObject``: neither ``next`` nor
+    ``total`` is required) may say it only with ``cursors.after``: while its ``total`` says items
+    are left, the same request goes on ``after`` that cursor. Without a ``total`` a page with no
+    ``next`` is the end: no request is made up."""
+
+    def __init__(self, path: str, collection_url: str, query: Mapping[str, str | int]) -> None:
         self._path = path
-        self._limit = page_limit
+        self._collection_url = collection_url
+        self._query = query
+        self._limit = int(query.get("limit", 50))
         self._followed: set[str] = set()
-        self.read = 0  # elements received, objects or not
+        #: elements received, objects or not (from the offset the stream started at: a resume)
+        self.read = _offset(query)
 
-    def next_url(self, link: object, total: int | None, page_size: int) -> str | None:
+    def next_url(self, paging: Mapping[str, object], request_url: str, total: int | None, page_size: int) -> str | None:
         self.read += page_size
-        if not isinstance(link, str) or not link:
+        link = paging.get("next")
+        if isinstance(link, str) and link:
+            link = urljoin(request_url, link)
+        else:
+            link = self._cursor_link(paging.get("cursors"), total)
+        if link is None:
             return None
         done = total is not None and self.read >= total
         if link in self._followed or page_size == 0:
@@ -82,6 +99,20 @@ class _PagingGuard:
             raise PagingError(self._path, f"went on past its total of {total} items")
         self._followed.add(link)
         return link
+
+    def _cursor_link(self, cursors: object, total: int | None) -> str | None:
+        """The collection's first request again, ``after`` the cursor, while ``total`` says items are left."""
+        after = cursors.get("after") if isinstance(cursors, dict) else None
+        if not isinstance(after, str) or not after or total is None or self.read >= total:
+            return None
+        return f"{self._collection_url}?{urlencode({**self._query, 'after': after})}"
+
+
+def _offset(query: Mapping[str, str | int]) -> int:
+    try:
+        return max(0, int(query.get("offset", 0)))
+    except ValueError:
+        return 0
 
 
 class PageStream:
@@ -118,7 +149,7 @@ class PageStream:
     def _fetch_all(self, query: Mapping[str, str | int]) -> None:
         url: str | None = self._path
         params: Mapping[str, str | int] | None = query
-        guard = _PagingGuard(self._path, int(query.get("limit", 50)))
+        guard = _PagingGuard(self._path, self._client.absolute_url(self._path), query)
         stop: PagingError | None = None
         try:
             while url:
@@ -133,8 +164,9 @@ class PageStream:
                     raise SpotifyServerError(self._path, 1, "a page whose items are not a list")
                 total = paging.get("total")
                 total = total if isinstance(total, int) and not isinstance(total, bool) else None
+                here = self._client.absolute_url(url) + (f"?{urlencode(params)}" if params else "")
                 try:
-                    url, params = guard.next_url(paging.get("next"), total, len(elements)), None
+                    url, params = guard.next_url(paging, here, total, len(elements)), None
                 except PagingError as error:  # raised to the reader after this page, which is fine
                     stop, url = error, None
                 items = [element for element in elements if isinstance(element, dict)]

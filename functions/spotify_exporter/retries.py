@@ -1,8 +1,9 @@
 """The retry policy: which failures of a request are tried again, and after how long.
 
 * 5xx, broken connections and malformed bodies (:class:`Transient`): bounded exponential backoff;
-* 429 (:class:`TooManyRequests`): ``Retry-After`` is honoured while it fits the wait budget;
-  odd values pass one guard (:func:`retry_after_seconds`);
+* 429 (:class:`TooManyRequests`), from the API or from the accounts service while the access
+  token is renewed: ``Retry-After`` is honoured while it fits the wait budget; odd values pass one
+  guard (:func:`retry_after_seconds`);
 * 401 (:class:`TokenRefreshed`): the access token is refreshed once, then tried at once.
 
 :class:`RetryPolicy` is the client's; :class:`Attempts` runs one request's tries with tenacity.
