@@ -103,6 +103,19 @@ def test_paging_links_to_another_host_never_get_the_token(simulator: Simulator, 
     assert sim.requests_total == 0
 
 
+def test_a_read_resumed_at_an_offset_ends_at_the_total_when_its_last_next_names_itself(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    """A resume reads a playlist from where the partial snapshot stopped: the items before that
+    offset count as read, so the last page's ``next`` stuck at its own URL (as Spotify has served
+    it) is the end, neither a failure nor the same page asked for and written twice."""
+    sim = simulator("small", faults=Faults(repeat_next=("/v1/me/tracks",)))  # 201 liked songs
+    client = client_for(sim, tmp_path, NoSleep())
+    pages = list(client.pages("/me/tracks", {"offset": 200}))
+    assert [len(page.items) for page in pages] == [1]
+    assert sim.counters[("/v1/me/tracks", 200)] == 1
+
+
 def test_on_sent_runs_once_the_request_is_on_its_way_not_when_the_answer_is_in(
     simulator: Simulator, tmp_path: Path
 ) -> None:

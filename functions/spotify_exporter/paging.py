@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from .errors import PagingError, SpotifyServerError
 
@@ -76,12 +76,13 @@ class _PagingGuard:
         self._collection_url = collection_url
         self._query = query
         self._limit = int(query.get("limit", 50))
-        self._followed: set[str] = set()
+        self._followed: set[tuple[str, str, str, tuple[tuple[str, str], ...]]] = set()
         #: elements received, objects or not (from the offset the stream started at: a resume)
         self.read = _offset(query)
 
     def next_url(self, paging: Mapping[str, object], request_url: str, total: int | None, page_size: int) -> str | None:
         self.read += page_size
+        self._followed.add(_page_key(request_url))  # a ``next`` naming the page just read repeats it
         link = paging.get("next")
         if isinstance(link, str) and link:
             link = urljoin(request_url, link)
@@ -90,14 +91,15 @@ class _PagingGuard:
         if link is None:
             return None
         done = total is not None and self.read >= total
-        if link in self._followed or page_size == 0:
+        repeated = _page_key(link) in self._followed
+        if repeated or page_size == 0:
             if done:
                 return None
-            what = "repeated a page" if link in self._followed else "sent an empty page"
+            what = "repeated a page" if repeated else "sent an empty page"
             raise PagingError(self._path, f"{what} after {self.read} of {total if total is not None else '?'} items")
         if total is not None and self.read > total + self._limit:
             raise PagingError(self._path, f"went on past its total of {total} items")
-        self._followed.add(link)
+        self._followed.add(_page_key(link))  # as written too: a link to Spotify's own host is read elsewhere
         return link
 
     def _cursor_link(self, cursors: object, total: int | None) -> str | None:
@@ -106,6 +108,12 @@ class _PagingGuard:
         if not isinstance(after, str) or not after or total is None or self.read >= total:
             return None
         return f"{self._collection_url}?{urlencode({**self._query, 'after': after})}"
+
+
+def _page_key(url: str) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+    """A page's URL as the repeat guard compares it: its query parameters in any order."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc, parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
 
 
 def _offset(query: Mapping[str, str | int]) -> int:
