@@ -445,9 +445,10 @@ class StandinSpotify:
         #: the spec says only "URL", and RFC 3986 references resolve against the request's URL
         self.link_form = "absolute"
         #: how ``/me/following`` pages say where to go on: "next" (a ``next`` link and ``cursors.after``),
-        #: "null next" or "no next" (only ``cursors.after``; ``next`` null or left out), "stuck" (only
-        #: ``cursors.after``, which stays at the first page's cursor), "no total" (only ``cursors.after``,
-        #: no ``total``): the spec's ``CursorPagingObject`` requires none of ``next``, ``cursors``, ``total``
+        #: "null next", "empty next" or "no next" (only ``cursors.after``; ``next`` null, "" or left
+        #: out), "stuck" (only ``cursors.after``, which stays at the first page's cursor), "no total"
+        #: (only ``cursors.after``, no ``total``): the spec's ``CursorPagingObject`` requires none of
+        #: ``next``, ``cursors``, ``total``
         self.cursor_paging = "next"
         #: token requests (1-based) from this one on answer 429 with ``Retry-After: token_retry_after``,
         #: for ``token_ban_s`` seconds from the first of them (None: until set back to None). The
@@ -740,7 +741,7 @@ class StandinSpotify:
             link = self.link("/me/following", [("after", last), ("type", "artist"), ("limit", limit), ("locale", "*")])
             paging["next"] = link if more else None
         elif self.cursor_paging != "no next":
-            paging["next"] = None
+            paging["next"] = "" if self.cursor_paging == "empty next" else None
         if self.cursor_paging != "no total":
             paging["total"] = len(artists)
         page = {"artists": paging}

@@ -119,7 +119,7 @@ def artist_names(folder: Path) -> list[str]:
     return sorted(row["artist_name"] for row in read_csv(folder / "artists.csv")[1])
 
 
-@pytest.mark.parametrize("form", ["null next", "no next"])
+@pytest.mark.parametrize("form", ["null next", "empty next", "no next"])
 def test_cursor_pages_without_a_next_link_go_on_after_their_cursor(world: World, tmp_path: Path, form: str) -> None:
     world.standin.cursor_paging = form
     result = run_cli(world, ["export"], tmp_path)
