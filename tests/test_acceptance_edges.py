@@ -8,6 +8,7 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from acceptance_contract import check_snapshot, read_csv
@@ -24,8 +25,18 @@ def world() -> Iterator[World]:
         yield build_world(standin)
 
 
-def manifest_of(folder: Path) -> dict[str, object]:
+def manifest_of(folder: Path) -> dict[str, Any]:
     return dict(json.loads((folder / "manifest.json").read_text()))
+
+
+def export_failing(world: World, tmp_path: Path, dataset: str) -> tuple[Path, dict[str, Any]]:
+    """Export; the run ends partial with ``dataset`` failed: the snapshot and that dataset's manifest entry."""
+    result = run_cli(world, ["export"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    (folder,) = snapshots(tmp_path / "backups")
+    entry = manifest_of(folder)["datasets"][dataset]
+    assert entry["status"] == "failed"
+    return folder, entry
 
 
 def ban_the_token_endpoint_mid_run(world: World, retry_after: str, seconds: float | None = None) -> None:
@@ -135,12 +146,7 @@ def test_cursor_pages_without_a_next_link_go_on_after_their_cursor(world: World,
 
 def test_a_cursor_that_does_not_advance_ends_the_dataset_failed_not_in_a_loop(world: World, tmp_path: Path) -> None:
     world.standin.cursor_paging, world.standin.page_cap = "stuck", 2
-    result = run_cli(world, ["export"], tmp_path)
-
-    assert result.returncode == 2, result.stderr
-    (folder,) = snapshots(tmp_path / "backups")
-    artists = manifest_of(folder)["datasets"]["artists"]  # type: ignore[index]
-    assert artists["status"] == "failed"
+    folder, artists = export_failing(world, tmp_path, "artists")
     assert "paging of /me/following repeated a page after 4 of 5 items" in artists["error"]
     assert len(following_requests(world)) == 2, "the repeated cursor is not asked for again"
     assert len(artist_names(folder)) == 4, "what was read is kept"
@@ -180,10 +186,5 @@ def test_relative_next_links_are_resolved_against_the_request_that_returned_them
 def test_a_relative_link_to_another_host_gets_no_token(world: World, tmp_path: Path) -> None:
     """``//elsewhere.invalid/v1/me/tracks?...`` resolves to another host: refused, as an absolute one is."""
     world.standin.link_base = "//elsewhere.invalid/v1"
-    result = run_cli(world, ["export"], tmp_path)
-
-    assert result.returncode == 2, result.stderr
-    (folder,) = snapshots(tmp_path / "backups")
-    library = manifest_of(folder)["datasets"]["library"]  # type: ignore[index]
-    assert library["status"] == "failed"
+    _, library = export_failing(world, tmp_path, "library")
     assert "a paging link to another host (elsewhere.invalid)" in library["error"]
