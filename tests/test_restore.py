@@ -143,13 +143,22 @@ def restorable_items(rows: Rows, playlists: Rows) -> list[tuple[str, list[str]]]
 
 
 def assert_restored(
-    store: LocalFolderStore, source: ExportResult, target: SpotifySimulator, tmp_path: Path
+    store: LocalFolderStore,
+    source: ExportResult,
+    target: SpotifySimulator,
+    tmp_path: Path,
+    *,
+    made_without_description: bool = False,
 ) -> ExportResult:
     again_store = LocalFolderStore(tmp_path / "restored")
     env = tmp_path / "target.env"
     again = export_account(target, again_store, env if env.exists() else write_env_file(env, target))
     assert again.status == "complete"
     before_playlists, after_playlists = csv_of(store, source, "playlists"), csv_of(again_store, again, "playlists")
+    if made_without_description:  # Spotify gives a playlist made without a description the text "null"
+        after_playlists = [
+            {**r, "description": "" if r["description"] == "null" else r["description"]} for r in after_playlists
+        ]
     assert comparable_playlists(after_playlists, again.account_id) == comparable_playlists(
         before_playlists, source.account_id
     )
@@ -384,6 +393,28 @@ def test_descriptions_come_back_as_written_and_the_csv_shows_them_so(
     theirs = [(p["name"], p["description"]) for p in source_json if p["owner"]["id"] == snapshot.account_id]
     assert mine == theirs and sum("&" in text for _, text in theirs) >= 3, "the API's very text"
     assert not [p.description for p in target.account.playlists if p.description == "null" or "&#x" in p.description]
+
+
+def test_a_spotify_that_refuses_an_empty_description_on_create_still_gets_every_playlist(
+    source: tuple[LocalFolderStore, ExportResult], empty_account: Callable[..., SpotifySimulator], tmp_path: Path
+) -> None:
+    """Whether ``POST /me/playlists`` takes ``"description": ""`` is undocumented (updates refuse it):
+    where it is refused, the playlists without a description are made without one, nothing is lost."""
+    store, snapshot = source
+    target = empty_account(empty_description_on_create=False)
+    listed = zip(
+        SnapshotReader.open(store, snapshot.folder).records("playlists"),
+        csv_of(store, snapshot, "playlists"),
+        strict=True,
+    )
+    bare = [p["name"] for p, row in listed if p["owner"]["id"] == snapshot.account_id and not row["description"]]
+    assert bare, "the account has playlists of its own without a description"
+
+    _, report = restore_into(target, store, snapshot.folder, tmp_path)
+
+    assert report is not None
+    assert sorted(p.name for p in target.account.playlists if p.description == "null") == sorted(bare)
+    assert_restored(store, snapshot, target, tmp_path, made_without_description=True)
 
 
 def test_covers_spotify_would_refuse_are_listed_and_the_playlists_restored_without_them(

@@ -215,11 +215,20 @@ class Restore:
             "public": False if collaborative else bool(source.get("public")),
             "collaborative": collaborative,
         }
-        for failures in range(1, ADD_ATTEMPTS + 1):
+        failures = 0
+        while True:
             try:
                 created = self.client.request("POST", "/me/playlists", json_body=body, retry_failures=False)
                 break
+            except SpotifyRequestError as error:
+                # Spotify refuses to set an empty description on an update (spotify/web-api#1011); should
+                # it refuse one on create too, the playlist is made without (it then reads "null")
+                if error.status != 400 or body.get("description") != "":
+                    raise
+                log.warning("Spotify refused an empty description for %r; creating it without one", plan.name)
+                del body["description"]  # a 400 is an answer: nothing was created, so no need to look
             except SpotifyServerError:
+                failures += 1
                 if failures == ADD_ATTEMPTS:
                     raise
                 # it may have been created all the same: look for it before trying again

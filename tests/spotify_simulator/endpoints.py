@@ -67,6 +67,7 @@ class WebApiEndpoints:
 
     if TYPE_CHECKING:  # what the simulator gives them (see SpotifySimulator)
         library_uri_types: str
+        empty_description_on_create: bool
         _tokens: TokenStore
 
         @property
@@ -175,6 +176,8 @@ class WebApiEndpoints:
         if body.get("name") is None:
             raise WriteError(400, "Missing required field: name")
         name = _typed(body, "name", str, "")
+        if body.get("description") == "" and not self.empty_description_on_create:
+            raise WriteError(400, EMPTY_DESCRIPTION)
         description = _typed(body, "description", str, UNSET_DESCRIPTION)
         public = _typed(body, "public", bool, True)
         collaborative = _typed(body, "collaborative", bool, False)

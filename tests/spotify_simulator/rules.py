@@ -12,6 +12,9 @@ the spec's silence fails here the way it would against Spotify.
 * **A description cannot be emptied.** ``PUT /playlists/{id}`` with ``"description": ""`` answers
   400 "Attribute description is empty" (spotify/web-api#1011); a client that needs "no
   description" must set it when creating the playlist.
+* **Whether a playlist may be created with an empty description is not documented.** Updates refuse
+  it (above); the simulator accepts it on create by default and refuses it with
+  ``empty_description_on_create=False``, so a client is tested against both.
 * **A playlist created without a description gets the text "null"** (Peter-Schorn/SpotifyAPI#75,
   2025: "even if the description field is omitted entirely ... the description of the playlist
   will be the string 'null'").

@@ -82,6 +82,9 @@ class SpotifySimulator(WebApiEndpoints, AccountsService):
     * ``cover_of(playlist_id)``, ``issue_refresh_token(scope)``.
     * ``library_uri_types="spec"``: how a stand-in that reads the OpenAPI spec literally follows
       artists (``PUT /me/library`` refuses artist URIs, ``PUT /me/following`` works; ``rules.py``).
+    * ``empty_description_on_create=False``: ``POST /me/playlists`` with ``"description": ""``
+      answers 400 as ``PUT /playlists/{id}`` does (``rules.py``: Spotify's create is not
+      documented either way, so a client must cope with both).
     * ``add_user(account)``: another person using the same app (client id and secret, and so
       the same rate limit and faults), with a refresh token of their own that opens only their
       account (:class:`~.users.SimulatedUser`); ``users`` lists them, the first is ``account``.
@@ -99,10 +102,12 @@ class SpotifySimulator(WebApiEndpoints, AccountsService):
         host: str = "127.0.0.1",
         port: int = 0,
         library_uri_types: str = "changelog",
+        empty_description_on_create: bool = True,
     ) -> None:
         if library_uri_types not in LIBRARY_URI_TYPES:
             raise ValueError(f"library_uri_types must be one of {LIBRARY_URI_TYPES}")
         self.library_uri_types = library_uri_types
+        self.empty_description_on_create = empty_description_on_create
         self._lock = threading.Lock()  # counters
         self.faults = faults or Faults()
         self.record = record
